@@ -1,0 +1,760 @@
+/* mechs.c - real mechanisms and negotiable credentials.  See mechs.h. */
+#include "mechs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+
+#include "der.h"
+
+/* ---- operations over MIT GSS-API ---- */
+
+static OM_uint32
+gss_init_op(OM_uint32 *minor, gss_cred_id_t cred, gss_ctx_id_t *ctx,
+            gss_name_t target, gss_OID mech, OM_uint32 req_flags,
+            gss_channel_bindings_t cb, gss_buffer_t in, gss_buffer_t out,
+            OM_uint32 *ret_flags)
+{
+    return gss_init_sec_context(minor, cred, ctx, target, mech, req_flags,
+                                GSS_C_INDEFINITE, cb, in, NULL, out,
+                                ret_flags, NULL);
+}
+
+static OM_uint32
+gss_accept_op(OM_uint32 *minor, gss_ctx_id_t *ctx, gss_cred_id_t cred,
+              gss_buffer_t in, gss_channel_bindings_t cb,
+              gss_name_t *src_name, gss_buffer_t out, OM_uint32 *ret_flags,
+              gss_cred_id_t *deleg)
+{
+    return gss_accept_sec_context(minor, ctx, cred, in, cb, src_name, NULL,
+                                  out, ret_flags, NULL, deleg);
+}
+
+static OM_uint32
+gss_get_mic_op(OM_uint32 *minor, gss_ctx_id_t ctx, gss_buffer_t msg,
+               gss_buffer_t mic)
+{
+    return gss_get_mic(minor, ctx, GSS_C_QOP_DEFAULT, msg, mic);
+}
+
+static OM_uint32
+gss_verify_mic_op(OM_uint32 *minor, gss_ctx_id_t ctx, gss_buffer_t msg,
+                  gss_buffer_t mic)
+{
+    return gss_verify_mic(minor, ctx, msg, mic, NULL);
+}
+
+static void
+gss_delete_op(gss_ctx_id_t *ctx)
+{
+    OM_uint32 minor;
+
+    if (*ctx != GSS_C_NO_CONTEXT)
+        (void)gss_delete_sec_context(&minor, ctx, GSS_C_NO_BUFFER);
+    *ctx = GSS_C_NO_CONTEXT;
+}
+
+/* gss-ntlmssp controls (OID arc donated by Samba: 1.3.6.1.4.1.7165.655.1):
+ * .2 asks whether the AUTHENTICATE message carried a MIC, so that the
+ * mechListMIC is mandatory; .3 resets the RC4 state after a mechListMIC
+ * (MS-SPNG 3.3.5.1). */
+static gss_OID_desc ntlm_mic_present_oid = {
+    11, (void *)"\x2b\x06\x01\x04\x01\xb7\x7d\x85\x0f\x01\x02"
+};
+static gss_OID_desc ntlm_reset_crypto_oid = {
+    11, (void *)"\x2b\x06\x01\x04\x01\xb7\x7d\x85\x0f\x01\x03"
+};
+
+static int
+ntlm_requires_mic(gss_ctx_id_t ctx)
+{
+    OM_uint32 major, minor;
+    gss_buffer_set_t bufs = GSS_C_NO_BUFFER_SET;
+    int result;
+
+    major = gss_inquire_sec_context_by_oid(&minor, ctx, &ntlm_mic_present_oid,
+                                           &bufs);
+    if (major != GSS_S_COMPLETE)
+        return 0;
+    result = bufs != GSS_C_NO_BUFFER_SET && bufs->count == 1 &&
+             bufs->elements[0].length == 1 &&
+             ((const uint8_t *)bufs->elements[0].value)[0] == 1;
+    (void)gss_release_buffer_set(&minor, &bufs);
+    return result;
+}
+
+static void
+ntlm_after_mic(gss_ctx_id_t ctx, int verify)
+{
+    OM_uint32 minor;
+    uint32_t value = verify ? 1 : 0;
+    gss_buffer_desc buf = { sizeof(value), &value };
+
+    /* Older gss-ntlmssp answers GSS_S_UNAVAILABLE: nothing to reset. */
+    (void)gss_set_sec_context_option(&minor, &ctx, &ntlm_reset_crypto_oid,
+                                     &buf);
+}
+
+const struct spnego_mech_ops spnego_gss_ops = {
+    gss_init_op, gss_accept_op, gss_get_mic_op, gss_verify_mic_op,
+    NULL, NULL, gss_delete_op
+};
+
+static const struct spnego_mech_ops ntlm_ops = {
+    gss_init_op, gss_accept_op, gss_get_mic_op, gss_verify_mic_op,
+    ntlm_requires_mic, ntlm_after_mic, gss_delete_op
+};
+
+static const struct spnego_mech mech_krb5 = {
+    "krb5", SPNEGO_OID_KRB5,
+    { 9, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02" }, 1, &spnego_gss_ops
+};
+static const struct spnego_mech mech_iakerb = {
+    "iakerb", SPNEGO_OID_IAKERB,
+    { 6, (void *)"\x2b\x06\x01\x05\x02\x05" }, 1, &spnego_gss_ops
+};
+static const struct spnego_mech mech_ntlmssp = {
+    "ntlmssp", SPNEGO_OID_NTLMSSP,
+    { 10, (void *)"\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a" }, 1, &ntlm_ops
+};
+
+const struct spnego_mech *
+spnego_mech_for_oid(const uint8_t *der, size_t len)
+{
+    enum spnego_oid_id id = spnego_oid_lookup(der, len);
+
+    if (spnego_oid_is_krb5(id))
+        return &mech_krb5;
+    switch (id) {
+    case SPNEGO_OID_IAKERB:
+        return &mech_iakerb;
+    case SPNEGO_OID_NTLMSSP:
+        return &mech_ntlmssp;
+    default:
+        return NULL;
+    }
+}
+
+int
+spnego_same_mech(const uint8_t *a, size_t alen, const uint8_t *b,
+                 size_t blen)
+{
+    if (spnego_oid_is_krb5(spnego_oid_lookup(a, alen)) &&
+        spnego_oid_is_krb5(spnego_oid_lookup(b, blen)))
+        return 1;
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+void
+spnego_oid_name(const uint8_t *der, size_t len, char *buf, size_t bufsize)
+{
+    const struct spnego_oid_info *info;
+
+    info = spnego_oid_info(spnego_oid_lookup(der, len));
+    if (info != NULL) {
+        (void)snprintf(buf, bufsize, "%s", info->name);
+        return;
+    }
+    if (!der_oid_to_dotted(der, len, buf, bufsize))
+        (void)snprintf(buf, bufsize, "(invalid OID)");
+}
+
+/* Append the text of one kind of status code to buf at *used. */
+static void
+append_status(OM_uint32 code, int type, const gss_OID_desc *mech, char *buf,
+              size_t bufsize, size_t *used)
+{
+    OM_uint32 minor, ctx = 0;
+    gss_buffer_desc text = GSS_C_EMPTY_BUFFER;
+    int n;
+
+    do {
+        if (GSS_ERROR(gss_display_status(&minor, code, type,
+                                         (gss_OID)mech, &ctx, &text)))
+            return;
+        n = snprintf(buf + *used, bufsize - *used, "%s%.*s",
+                     *used ? ": " : "", (int)text.length,
+                     (const char *)text.value);
+        (void)gss_release_buffer(&minor, &text);
+        if (n < 0 || (size_t)n >= bufsize - *used) {
+            *used = bufsize - 1;
+            return;
+        }
+        *used += (size_t)n;
+    } while (ctx != 0);
+}
+
+void
+spnego_gss_error(const gss_OID_desc *mech, OM_uint32 major, OM_uint32 minor,
+                 char *buf, size_t bufsize)
+{
+    size_t used = 0;
+
+    if (bufsize == 0)
+        return;
+    buf[0] = '\0';
+    if (GSS_ERROR(major))
+        append_status(major, GSS_C_GSS_CODE, NULL, buf, bufsize, &used);
+    if (minor != 0)
+        append_status(minor, GSS_C_MECH_CODE, mech, buf, bufsize, &used);
+    if (used == 0)
+        (void)snprintf(buf, bufsize, "GSS major 0x%x, minor %u",
+                       (unsigned)major, (unsigned)minor);
+}
+
+/* ---- mechanism lists ---- */
+
+static int
+is_list_sep(char c)
+{
+    return c == ' ' || c == ',' || c == '\t' || c == '\n';
+}
+
+/* Resolve one list word into OID contents; 0 with a reason if invalid. */
+static size_t
+parse_one_mech(const char *word, uint8_t oid[32], char *err, size_t errlen)
+{
+    const struct spnego_oid_info *info = spnego_oid_by_name(word);
+    size_t len;
+
+    if (info != NULL) {
+        memcpy(oid, info->der, info->der_len);
+        len = info->der_len;
+    } else {
+        len = der_oid_from_dotted(word, oid, 32);
+    }
+    if (len == 0) {
+        (void)snprintf(err, errlen, "unknown mechanism \"%s\": use krb5, "
+                       "ms-krb5, krb5-old, iakerb, ntlmssp or a dotted OID",
+                       word);
+        return 0;
+    }
+    switch (spnego_oid_lookup(oid, len)) {
+    case SPNEGO_OID_SPNEGO:
+        (void)snprintf(err, errlen, "\"%s\": SPNEGO cannot be negotiated "
+                       "inside SPNEGO", word);
+        return 0;
+    case SPNEGO_OID_NEGOEX:
+        (void)snprintf(err, errlen, "\"%s\": NEGOEX is never negotiated "
+                       "(a large attack surface; see the documentation)",
+                       word);
+        return 0;
+    default:
+        return len;
+    }
+}
+
+size_t
+spnego_parse_mech_list(const char *list, uint8_t oids[][32], size_t lens[],
+                       size_t max, char *err, size_t errlen)
+{
+    size_t n = 0, i;
+    const char *p = list;
+
+    while (*p != '\0') {
+        char word[128];
+        size_t wl = 0;
+
+        while (is_list_sep(*p))
+            p++;
+        if (*p == '\0')
+            break;
+        while (*p != '\0' && !is_list_sep(*p)) {
+            if (wl + 1 < sizeof(word))
+                word[wl++] = *p;
+            p++;
+        }
+        word[wl] = '\0';
+        if (n == max) {
+            (void)snprintf(err, errlen, "more than %zu mechanisms listed",
+                           max);
+            return 0;
+        }
+        lens[n] = parse_one_mech(word, oids[n], err, errlen);
+        if (lens[n] == 0)
+            return 0;
+        for (i = 0; i < n; i++) {
+            if (lens[i] == lens[n] && memcmp(oids[i], oids[n], lens[n]) == 0)
+                break;
+        }
+        if (i == n)
+            n++;
+    }
+    if (n == 0)
+        (void)snprintf(err, errlen, "the mechanism list \"%s\" is empty",
+                       list);
+    return n;
+}
+
+/* ---- credentials ---- */
+
+/* A mechanism known only by its OID, driven through plain GSS-API. */
+struct owned_mech {
+    struct spnego_mech mech;
+    uint8_t oid[32];
+    char name[96];
+};
+
+struct mech_entry {
+    const struct spnego_mech *mech;
+    gss_cred_id_t cred;
+    struct owned_mech *owned; /* NULL for the built-in mechanisms */
+};
+
+struct neg_entry {
+    size_t mech;         /* index into mechs[] */
+    uint8_t wire[32];
+    gss_OID_desc wire_oid;
+};
+
+struct spnego_creds {
+    enum spnego_role role;
+    size_t n_mechs, n_neg;
+    struct mech_entry mechs[SPNEGO_MAX_NEG_MECHS];
+    struct neg_entry neg[SPNEGO_MAX_NEG_MECHS];
+    int explicit_order;
+};
+
+struct spnego_creds *
+spnego_creds_new(enum spnego_role role)
+{
+    struct spnego_creds *creds = calloc(1, sizeof(*creds));
+
+    if (creds != NULL)
+        creds->role = role;
+    return creds;
+}
+
+static void
+release_cred(gss_cred_id_t *cred)
+{
+    OM_uint32 minor;
+
+    if (*cred != GSS_C_NO_CREDENTIAL)
+        (void)gss_release_cred(&minor, cred);
+    *cred = GSS_C_NO_CREDENTIAL;
+}
+
+void
+spnego_creds_free(struct spnego_creds *creds)
+{
+    size_t i;
+
+    if (creds == NULL)
+        return;
+    for (i = 0; i < creds->n_mechs; i++) {
+        release_cred(&creds->mechs[i].cred);
+        free(creds->mechs[i].owned);
+    }
+    free(creds);
+}
+
+static int
+find_mech(const struct spnego_creds *creds, const struct spnego_mech *mech,
+          size_t *index_out)
+{
+    size_t i;
+
+    for (i = 0; i < creds->n_mechs; i++) {
+        if (creds->mechs[i].mech == mech) {
+            *index_out = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+add_neg(struct spnego_creds *creds, size_t mech, const gss_OID_desc *wire)
+{
+    struct neg_entry *e = &creds->neg[creds->n_neg++];
+
+    e->mech = mech;
+    memcpy(e->wire, wire->elements, wire->length);
+    e->wire_oid.length = wire->length;
+    e->wire_oid.elements = e->wire;
+}
+
+int
+spnego_creds_add(struct spnego_creds *creds, const struct spnego_mech *mech,
+                 const gss_OID_desc *wire_oid, gss_cred_id_t cred)
+{
+    size_t idx;
+
+    if (wire_oid == NULL)
+        wire_oid = &mech->oid;
+    if (creds->n_neg == SPNEGO_MAX_NEG_MECHS || wire_oid->length > 32) {
+        release_cred(&cred);
+        return 0;
+    }
+    if (find_mech(creds, mech, &idx)) {
+        release_cred(&cred); /* the first credential stays */
+    } else {
+        idx = creds->n_mechs++;
+        creds->mechs[idx].mech = mech;
+        creds->mechs[idx].cred = cred;
+    }
+    add_neg(creds, idx, wire_oid);
+    return 1;
+}
+
+enum spnego_role
+spnego_creds_role(const struct spnego_creds *creds)
+{
+    return creds->role;
+}
+
+size_t
+spnego_creds_count(const struct spnego_creds *creds)
+{
+    return creds->n_neg;
+}
+
+const gss_OID_desc *
+spnego_creds_wire_oid(const struct spnego_creds *creds, size_t i)
+{
+    return &creds->neg[i].wire_oid;
+}
+
+const struct spnego_mech *
+spnego_creds_mech(const struct spnego_creds *creds, size_t i)
+{
+    return creds->mechs[creds->neg[i].mech].mech;
+}
+
+gss_cred_id_t
+spnego_creds_cred(const struct spnego_creds *creds, size_t i)
+{
+    return creds->mechs[creds->neg[i].mech].cred;
+}
+
+int
+spnego_creds_order_is_explicit(const struct spnego_creds *creds)
+{
+    return creds->explicit_order;
+}
+
+void
+spnego_creds_describe(const struct spnego_creds *creds, char *buf,
+                      size_t bufsize)
+{
+    size_t i, used = 0;
+    char name[96];
+    int n;
+
+    if (bufsize == 0)
+        return;
+    buf[0] = '\0';
+    for (i = 0; i < creds->n_neg; i++) {
+        spnego_oid_name(creds->neg[i].wire, creds->neg[i].wire_oid.length,
+                        name, sizeof(name));
+        n = snprintf(buf + used, bufsize - used, "%s%s", i ? ", " : "",
+                     name);
+        if (n < 0 || (size_t)n >= bufsize - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+int
+spnego_creds_set_neg_mechs(struct spnego_creds *creds, const char *list,
+                           char *err, size_t errlen)
+{
+    uint8_t oids[SPNEGO_MAX_NEG_MECHS][32];
+    size_t lens[SPNEGO_MAX_NEG_MECHS];
+    struct neg_entry neg[SPNEGO_MAX_NEG_MECHS];
+    size_t n, i, m, count = 0;
+    char have[256];
+
+    n = spnego_parse_mech_list(list, oids, lens, SPNEGO_MAX_NEG_MECHS, err,
+                               errlen);
+    if (n == 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        for (m = 0; m < creds->n_mechs; m++) {
+            const gss_OID_desc *o = &creds->mechs[m].mech->oid;
+
+            if (spnego_same_mech(oids[i], lens[i], o->elements, o->length))
+                break;
+        }
+        if (m == creds->n_mechs)
+            continue;
+        neg[count].mech = m;
+        memcpy(neg[count].wire, oids[i], lens[i]);
+        neg[count].wire_oid.length = (OM_uint32)lens[i];
+        count++;
+    }
+    if (count == 0) {
+        spnego_creds_describe(creds, have, sizeof(have));
+        (void)snprintf(err, errlen, "none of the mechanisms \"%s\" has "
+                       "credentials here (usable: %s)", list, have);
+        return 0;
+    }
+    for (i = 0; i < count; i++) {
+        creds->neg[i] = neg[i];
+        creds->neg[i].wire_oid.elements = creds->neg[i].wire;
+    }
+    creds->n_neg = count;
+    creds->explicit_order = 1;
+    return 1;
+}
+
+/* ---- acquisition ---- */
+
+static int
+mech_available(gss_OID_set avail, const gss_OID_desc *oid)
+{
+    size_t i;
+
+    for (i = 0; avail != GSS_C_NO_OID_SET && i < avail->count; i++) {
+        if (avail->elements[i].length == oid->length &&
+            memcmp(avail->elements[i].elements, oid->elements,
+                   oid->length) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static OM_uint32
+import_user(OM_uint32 *minor, const char *user, gss_name_t *name_out)
+{
+    gss_buffer_desc buf;
+
+    *name_out = GSS_C_NO_NAME;
+    if (user == NULL)
+        return GSS_S_COMPLETE;
+    buf.value = (void *)user;
+    buf.length = strlen(user);
+    return gss_import_name(minor, &buf, GSS_C_NT_USER_NAME, name_out);
+}
+
+static OM_uint32
+acquire_acceptor(OM_uint32 *minor, const struct spnego_cred_params *p,
+                 gss_OID_set_desc *set, gss_cred_id_t *cred)
+{
+    gss_key_value_element_desc kv = { "keytab", p->keytab };
+    gss_key_value_set_desc store = { 1, &kv };
+
+    if (p->keytab != NULL && spnego_oid_is_krb5(spnego_oid_lookup(
+                                 set->elements[0].elements,
+                                 set->elements[0].length)))
+        return gss_acquire_cred_from(minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
+                                     set, GSS_C_ACCEPT, &store, cred, NULL,
+                                     NULL);
+    return gss_acquire_cred(minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, set,
+                            GSS_C_ACCEPT, cred, NULL, NULL);
+}
+
+/* MIT's krb5 mechanism adds CONF and INTEG to every context unless the
+ * credential says otherwise; then the flags are the caller's request, and
+ * a caller asking for no security layer gets none (and the acceptor, which
+ * reads the flags from the authenticator, agrees). */
+static OM_uint32
+suppress_implicit_flags(OM_uint32 *minor, const gss_OID_set_desc *set,
+                        gss_cred_id_t *cred)
+{
+    gss_buffer_desc empty = GSS_C_EMPTY_BUFFER;
+
+    if (!spnego_oid_is_krb5(spnego_oid_lookup(set->elements[0].elements,
+                                              set->elements[0].length)))
+        return GSS_S_COMPLETE;
+    return gss_set_cred_option(minor, cred, GSS_KRB5_CRED_NO_CI_FLAGS_X,
+                               &empty);
+}
+
+static OM_uint32
+acquire_initiator(OM_uint32 *minor, const struct spnego_cred_params *p,
+                  gss_OID_set_desc *set, gss_cred_id_t *cred)
+{
+    OM_uint32 major, tmp, lifetime = 0;
+    gss_name_t name = GSS_C_NO_NAME;
+    gss_buffer_desc pw;
+
+    major = import_user(minor, p->user, &name);
+    if (GSS_ERROR(major))
+        goto cleanup;
+    if (p->password != NULL) {
+        pw.value = (void *)p->password;
+        pw.length = strlen(p->password);
+        major = gss_acquire_cred_with_password(minor, name, &pw,
+                                               GSS_C_INDEFINITE, set,
+                                               GSS_C_INITIATE, cred, NULL,
+                                               NULL);
+    } else {
+        major = gss_acquire_cred(minor, name, GSS_C_INDEFINITE, set,
+                                 GSS_C_INITIATE, cred, NULL, NULL);
+    }
+    if (GSS_ERROR(major))
+        goto cleanup;
+    major = suppress_implicit_flags(minor, set, cred);
+    if (GSS_ERROR(major))
+        goto cleanup;
+    /* A Kerberos cache whose tickets expired is not usable: say so now
+     * rather than offer a mechanism that cannot produce a token. */
+    major = gss_inquire_cred_by_mech(minor, *cred, set->elements, NULL,
+                                     &lifetime, NULL, NULL);
+    if (major == GSS_S_COMPLETE && lifetime == 0) {
+        major = GSS_S_CREDENTIALS_EXPIRED;
+        *minor = 0;
+    } else {
+        major = GSS_S_COMPLETE;
+    }
+cleanup:
+    if (GSS_ERROR(major))
+        release_cred(cred);
+    (void)gss_release_name(&tmp, &name);
+    return major;
+}
+
+/* Append "name: why; " to err. */
+static void
+note_failure(char *err, size_t errlen, const char *name, const char *why)
+{
+    size_t used = strlen(err);
+
+    if (used < errlen)
+        (void)snprintf(err + used, errlen - used, "%s%s: %s",
+                       used ? "; " : "", name, why);
+}
+
+static struct owned_mech *
+new_owned_mech(const uint8_t *oid, size_t len)
+{
+    struct owned_mech *om = calloc(1, sizeof(*om));
+
+    if (om == NULL)
+        return NULL;
+    memcpy(om->oid, oid, len);
+    spnego_oid_name(oid, len, om->name, sizeof(om->name));
+    om->mech.name = om->name;
+    om->mech.id = SPNEGO_OID_UNKNOWN;
+    om->mech.oid.length = (OM_uint32)len;
+    om->mech.oid.elements = om->oid;
+    om->mech.integrity = 1;
+    om->mech.ops = &spnego_gss_ops;
+    return om;
+}
+
+/* The mechanism already in creds that `oid` names, if any. */
+static const struct spnego_mech *
+existing_mech(const struct spnego_creds *creds, const uint8_t *oid,
+              size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < creds->n_mechs; i++) {
+        const gss_OID_desc *o = &creds->mechs[i].mech->oid;
+
+        if (spnego_same_mech(oid, len, o->elements, o->length))
+            return creds->mechs[i].mech;
+    }
+    return NULL;
+}
+
+static OM_uint32
+acquire_for(const struct spnego_cred_params *p, const struct spnego_mech *m,
+            gss_cred_id_t *cred, OM_uint32 *minor)
+{
+    gss_OID_set_desc set = { 1, (gss_OID)&m->oid };
+
+    if (p->role == SPNEGO_ACCEPTOR)
+        return acquire_acceptor(minor, p, &set, cred);
+    return acquire_initiator(minor, p, &set, cred);
+}
+
+/* Acquire for one mechanism and add it; a failure is noted in err. */
+static void
+acquire_one(struct spnego_creds *creds, const struct spnego_cred_params *p,
+            gss_OID_set avail, const uint8_t *oid, size_t len, char *err,
+            size_t errlen)
+{
+    const struct spnego_mech *mech = existing_mech(creds, oid, len);
+    struct owned_mech *om = NULL;
+    gss_OID_desc wire = { (OM_uint32)len, (void *)oid };
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+    OM_uint32 major, minor = 0;
+    char name[96], why[512];
+    size_t idx;
+
+    spnego_oid_name(oid, len, name, sizeof(name));
+    if (mech != NULL) {
+        (void)spnego_creds_add(creds, mech, &wire, GSS_C_NO_CREDENTIAL);
+        return;
+    }
+    mech = spnego_mech_for_oid(oid, len);
+    if (mech == NULL) {
+        om = new_owned_mech(oid, len);
+        if (om == NULL) {
+            note_failure(err, errlen, name, "out of memory");
+            return;
+        }
+        mech = &om->mech;
+    }
+    if (!mech_available(avail, &mech->oid)) {
+        note_failure(err, errlen, name, "mechanism not installed");
+        goto cleanup;
+    }
+    major = acquire_for(p, mech, &cred, &minor);
+    if (GSS_ERROR(major)) {
+        spnego_gss_error(&mech->oid, major, minor, why, sizeof(why));
+        note_failure(err, errlen, name, why);
+        goto cleanup;
+    }
+    if (!spnego_creds_add(creds, mech, &wire, cred))
+        goto cleanup;
+    if (om != NULL && find_mech(creds, mech, &idx)) {
+        creds->mechs[idx].owned = om;
+        om = NULL;
+    }
+cleanup:
+    free(om);
+}
+
+int
+spnego_creds_acquire(const struct spnego_cred_params *params,
+                     struct spnego_creds **creds_out, char *err,
+                     size_t errlen)
+{
+    uint8_t oids[SPNEGO_MAX_NEG_MECHS][32];
+    size_t lens[SPNEGO_MAX_NEG_MECHS], n, i;
+    struct spnego_creds *creds = NULL;
+    gss_OID_set avail = GSS_C_NO_OID_SET;
+    OM_uint32 major, minor;
+    char failures[1024] = "";
+    int ok = 0;
+
+    *creds_out = NULL;
+    n = spnego_parse_mech_list(params->mechs != NULL ? params->mechs
+                                                     : "krb5 ntlmssp",
+                               oids, lens, SPNEGO_MAX_NEG_MECHS, err, errlen);
+    if (n == 0)
+        goto cleanup;
+    creds = spnego_creds_new(params->role);
+    if (creds == NULL) {
+        (void)snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    major = gss_indicate_mechs(&minor, &avail);
+    if (GSS_ERROR(major)) {
+        spnego_gss_error(NULL, major, minor, err, errlen);
+        goto cleanup;
+    }
+    for (i = 0; i < n; i++)
+        acquire_one(creds, params, avail, oids[i], lens[i], failures,
+                    sizeof(failures));
+    if (creds->n_neg == 0) {
+        (void)snprintf(err, errlen, "no usable credentials for any "
+                       "mechanism (%s)", failures);
+        goto cleanup;
+    }
+    *creds_out = creds;
+    creds = NULL;
+    ok = 1;
+cleanup:
+    (void)gss_release_oid_set(&minor, &avail);
+    spnego_creds_free(creds);
+    return ok;
+}

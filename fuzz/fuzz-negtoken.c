@@ -1,0 +1,54 @@
+/* fuzz-negtoken.c - libFuzzer target for the token codec.  The DER
+ * property: whatever decodes re-encodes to the very same bytes (unless it
+ * carried unknown extension fields, which are skipped), and an encoding
+ * always decodes again to the same encoding. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "negtoken.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const struct negtoken_opts lenient = {
+    0, 0, NEGTOKEN_ALLOW_UNFRAMED_INIT | NEGTOKEN_ALLOW_RAW_NTLMSSP
+};
+
+static void
+check_reencode(const struct negtoken *tok, const uint8_t *data, size_t size)
+{
+    struct negtoken again;
+    uint8_t *out = NULL, *out2 = NULL;
+    size_t out_len = 0, out2_len = 0;
+    der_err err;
+
+    if (tok->type == NEGTOKEN_NTLMSSP)
+        return;
+    if (negtoken_encode(tok, &out, &out_len) != NEGTOKEN_OK)
+        abort();
+    if (tok->n_unknown == 0 && (out_len != size || memcmp(out, data, size)))
+        abort();
+    if (negtoken_decode(out, out_len, &lenient, &again, &err) != NEGTOKEN_OK)
+        abort();
+    if (again.type != tok->type || again.n_mechs != tok->n_mechs ||
+        again.n_unknown != 0)
+        abort();
+    if (negtoken_encode(&again, &out2, &out2_len) != NEGTOKEN_OK ||
+        out2_len != out_len || memcmp(out2, out, out_len) != 0)
+        abort();
+    free(out2);
+    free(out);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct negtoken tok;
+    der_err err;
+
+    if (negtoken_decode(data, size, &lenient, &tok, &err) == NEGTOKEN_OK)
+        check_reencode(&tok, data, size);
+    if (negtoken_decode(data, size, NULL, &tok, &err) == NEGTOKEN_OK)
+        check_reencode(&tok, data, size);
+    return 0;
+}

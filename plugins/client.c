@@ -1,0 +1,474 @@
+/* client.c - the GSS-SPNEGO client half.
+ *
+ * Credentials: the defaults (ccache, client keytab, NTLM_USER_FILE) when
+ * any mechanism has usable ones; otherwise the authentication name and
+ * password from the application's callbacks or interaction, through
+ * gss_acquire_cred_with_password for each negotiable mechanism.
+ */
+#include "plugin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct client_conn {
+    struct conn c;
+    struct spnego_creds *creds;
+    gss_name_t target;
+    char *name;               /* who we authenticate as (malloc) */
+    sasl_interact_t *prompts; /* handed to the application */
+    char default_err[1024];   /* why the default credentials failed */
+    int defaults_tried;
+};
+
+/* ---- callbacks and interaction ---- */
+
+/* A value the application answered in an earlier SASL_INTERACT. */
+static const char *
+prompt_answer(sasl_interact_t **need, unsigned long id)
+{
+    sasl_interact_t *p;
+
+    if (need == NULL || *need == NULL)
+        return NULL;
+    for (p = *need; p->id != SASL_CB_LIST_END; p++) {
+        if (p->id == id)
+            return p->result != NULL ? p->result : "";
+    }
+    return NULL;
+}
+
+/* SASL_CB_USER / SASL_CB_AUTHNAME: from the answers, else the callback.
+ * Returns SASL_OK (*out may be NULL: no such callback), SASL_INTERACT, or
+ * an error. */
+static int
+get_simple(sasl_client_params_t *cp, sasl_interact_t **need,
+           unsigned long id, const char **out)
+{
+    sasl_getsimple_t *cb = NULL;
+    void *ctx = NULL;
+    unsigned len = 0;
+    int r;
+
+    *out = prompt_answer(need, id);
+    if (*out != NULL)
+        return SASL_OK;
+    r = cp->utils->getcallback(cp->utils->conn, id, (sasl_callback_ft *)&cb,
+                               &ctx);
+    if (r == SASL_INTERACT)
+        return SASL_INTERACT;
+    if (r != SASL_OK || cb == NULL)
+        return SASL_OK;
+    /* A callback that has no answer means "not given". */
+    if (cb(ctx, (int)id, out, &len) != SASL_OK)
+        *out = NULL;
+    return SASL_OK;
+}
+
+static int
+get_password(sasl_client_params_t *cp, sasl_interact_t **need,
+             const char **out)
+{
+    sasl_getsecret_t *cb = NULL;
+    sasl_secret_t *secret = NULL;
+    void *ctx = NULL;
+    int r;
+
+    *out = prompt_answer(need, SASL_CB_PASS);
+    if (*out != NULL)
+        return SASL_OK;
+    r = cp->utils->getcallback(cp->utils->conn, SASL_CB_PASS,
+                               (sasl_callback_ft *)&cb, &ctx);
+    if (r == SASL_INTERACT)
+        return SASL_INTERACT;
+    if (r != SASL_OK || cb == NULL)
+        return SASL_OK;
+    r = cb(cp->utils->conn, ctx, SASL_CB_PASS, &secret);
+    if (r == SASL_OK && secret != NULL)
+        *out = (const char *)secret->data;
+    return SASL_OK;
+}
+
+/* Build the prompt list for the ids flagged in `want`. */
+static int
+make_prompts(struct client_conn *k, sasl_client_params_t *cp,
+             const unsigned long *ids, size_t n, sasl_interact_t **need)
+{
+    static const char *const text[] = { "Authorization name",
+                                        "Authentication name", "Password" };
+    size_t i;
+
+    k->prompts = cp->utils->malloc((unsigned)((n + 1) * sizeof(*k->prompts)));
+    if (k->prompts == NULL)
+        return SASL_NOMEM;
+    memset(k->prompts, 0, (n + 1) * sizeof(*k->prompts));
+    for (i = 0; i < n; i++) {
+        k->prompts[i].id = ids[i];
+        k->prompts[i].prompt = ids[i] == SASL_CB_USER     ? text[0]
+                               : ids[i] == SASL_CB_AUTHNAME ? text[1]
+                                                            : text[2];
+        k->prompts[i].challenge = NULL;
+        k->prompts[i].defresult = NULL;
+    }
+    k->prompts[n].id = SASL_CB_LIST_END;
+    *need = k->prompts;
+    return SASL_INTERACT;
+}
+
+static void
+free_prompts(struct client_conn *k, const sasl_utils_t *utils)
+{
+    if (k->prompts == NULL)
+        return;
+    utils->free(k->prompts);
+    k->prompts = NULL;
+}
+
+/* ---- credentials ---- */
+
+static int
+try_defaults(struct client_conn *k, const struct plugin_options *o)
+{
+    struct spnego_cred_params p = { SPNEGO_INITIATOR, NULL, NULL, NULL,
+                                    o->mechs };
+
+    if (k->defaults_tried)
+        return k->creds != NULL;
+    k->defaults_tried = 1;
+    return spnego_creds_acquire(&p, &k->creds, k->default_err,
+                                sizeof(k->default_err));
+}
+
+static int
+creds_with_password(struct client_conn *k, sasl_client_params_t *cp,
+                    const struct plugin_options *o, const char *user,
+                    const char *password)
+{
+    struct spnego_cred_params p = { SPNEGO_INITIATOR, NULL, user, password,
+                                    o->mechs };
+    char err[1024];
+
+    if (!spnego_creds_acquire(&p, &k->creds, err, sizeof(err))) {
+        plugin_error(cp->utils, "GSS-SPNEGO: no usable "
+                            "credentials: the defaults failed (%s), and the "
+                            "password for \"%s\" was refused (%s)",
+                            k->default_err, user, err);
+        return SASL_BADAUTH;
+    }
+    return SASL_OK;
+}
+
+/* The name of the first credential, for canon_user and the authzid
+ * check ("alice@REALM", or the NTLM user). */
+static char *
+cred_name(const struct spnego_creds *creds)
+{
+    OM_uint32 major, minor;
+    gss_name_t name = GSS_C_NO_NAME;
+    gss_buffer_desc disp = GSS_C_EMPTY_BUFFER;
+    char *out = NULL;
+    size_t len;
+
+    major = gss_inquire_cred(&minor, spnego_creds_cred(creds, 0), &name,
+                             NULL, NULL, NULL);
+    if (GSS_ERROR(major) ||
+        GSS_ERROR(gss_display_name(&minor, name, &disp, NULL)))
+        goto cleanup;
+    len = disp.length;
+    while (len > 0 && ((const char *)disp.value)[len - 1] == '\0')
+        len--;
+    out = malloc(len + 1);
+    if (out != NULL) {
+        memcpy(out, disp.value, len);
+        out[len] = '\0';
+    }
+cleanup:
+    (void)gss_release_buffer(&minor, &disp);
+    (void)gss_release_name(&minor, &name);
+    return out;
+}
+
+/* GSS-SPNEGO has no authorization identity on the wire: only an empty
+ * one, or the authentication identity itself, can be honoured. */
+static int
+check_authzid(sasl_client_params_t *cp, const char *authzid,
+              const char *name)
+{
+    size_t al, nl;
+
+    if (authzid == NULL || authzid[0] == '\0' || name == NULL)
+        return SASL_OK;
+    al = strlen(authzid);
+    nl = strlen(name);
+    if (strcmp(authzid, name) == 0 ||
+        (strncmp(authzid, name, al) == 0 && name[al] == '@') ||
+        (nl > al && name[nl - al - 1] == '\\' &&
+         strcmp(name + nl - al, authzid) == 0))
+        return SASL_OK;
+    plugin_error(cp->utils, "GSS-SPNEGO cannot carry an "
+                        "authorization identity: \"%s\" was requested while "
+                        "authenticating as \"%s\"; leave the authorization "
+                        "identity empty", authzid, name);
+    return SASL_BADPARAM;
+}
+
+/* Collect what the first step needs; SASL_INTERACT asks for the rest. */
+static int
+gather_identity(struct client_conn *k, sasl_client_params_t *cp,
+                const struct plugin_options *o, sasl_interact_t **need,
+                const char **authzid)
+{
+    unsigned long ids[3];
+    size_t n = 0;
+    const char *user = NULL, *password = NULL;
+    int r;
+
+    r = get_simple(cp, need, SASL_CB_USER, authzid);
+    if (r == SASL_INTERACT)
+        ids[n++] = SASL_CB_USER;
+    else if (r != SASL_OK)
+        return r;
+    if (!try_defaults(k, o)) {
+        r = get_simple(cp, need, SASL_CB_AUTHNAME, &user);
+        if (r == SASL_INTERACT)
+            ids[n++] = SASL_CB_AUTHNAME;
+        else if (r != SASL_OK)
+            return r;
+        r = get_password(cp, need, &password);
+        if (r == SASL_INTERACT)
+            ids[n++] = SASL_CB_PASS;
+        else if (r != SASL_OK)
+            return r;
+    }
+    free_prompts(k, cp->utils);
+    if (n > 0)
+        return make_prompts(k, cp, ids, n, need);
+    if (k->creds != NULL)
+        return SASL_OK;
+    if (user == NULL || user[0] == '\0' || password == NULL) {
+        plugin_error(cp->utils, "GSS-SPNEGO: no usable "
+                            "credentials (%s), and no authentication name "
+                            "and password were given; run kinit, or supply "
+                            "them", k->default_err);
+        return SASL_BADAUTH;
+    }
+    return creds_with_password(k, cp, o, user, password);
+}
+
+static int
+import_target(struct client_conn *k, sasl_client_params_t *cp)
+{
+    OM_uint32 major, minor;
+    gss_buffer_desc buf;
+    char name[1024];
+    int n;
+
+    n = snprintf(name, sizeof(name), "%s@%s", cp->service, cp->serverFQDN);
+    if (n < 0 || (size_t)n >= sizeof(name)) {
+        plugin_error(cp->utils, "GSS-SPNEGO: service name "
+                            "too long");
+        return SASL_BADPARAM;
+    }
+    buf.value = name;
+    buf.length = (size_t)n;
+    major = gss_import_name(&minor, &buf, GSS_C_NT_HOSTBASED_SERVICE,
+                            &k->target);
+    if (GSS_ERROR(major)) {
+        plugin_error(cp->utils, "GSS-SPNEGO: cannot import "
+                            "the service name %s", name);
+        return SASL_FAIL;
+    }
+    return SASL_OK;
+}
+
+/* Request flags from the security properties (INTEROP.md section 3). */
+static OM_uint32
+request_flags(const sasl_client_params_t *cp)
+{
+    OM_uint32 flags = GSS_C_MUTUAL_FLAG;
+    sasl_ssf_t max = cp->props.max_ssf, ext = cp->external_ssf;
+
+    if (max > ext)
+        flags |= GSS_C_INTEG_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_REPLAY_FLAG;
+    if (max > ext && max - ext > 1)
+        flags |= GSS_C_CONF_FLAG;
+    if (cp->props.security_flags & SASL_SEC_PASS_CREDENTIALS)
+        flags |= GSS_C_DELEG_FLAG;
+    return flags;
+}
+
+static int
+client_start(struct client_conn *k, sasl_client_params_t *cp,
+             sasl_interact_t **need)
+{
+    struct plugin_options o;
+    struct spnego_config cfg;
+    const char *authzid = NULL;
+    int r;
+
+    r = plugin_read_options(cp->utils, 1, &o);
+    if (r == SASL_OK)
+        r = gather_identity(k, cp, &o, need, &authzid);
+    if (r != SASL_OK)
+        return r;
+    k->name = cred_name(k->creds);
+    r = check_authzid(cp, authzid, k->name);
+    if (r == SASL_OK)
+        r = import_target(k, cp);
+    if (r != SASL_OK)
+        return r;
+    plugin_set_cb(&k->c, cp->cbinding);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.creds = k->creds;
+    cfg.target = k->target;
+    cfg.req_flags = request_flags(cp);
+    cfg.cb = k->c.has_cb ? &k->c.cb : GSS_C_NO_CHANNEL_BINDINGS;
+    cfg.mic_policy = o.mic_policy;
+    cfg.max_token = o.max_token;
+    cfg.trace = plugin_trace;
+    cfg.trace_arg = &k->c;
+    if (!spnego_ctx_new(&cfg, &k->c.engine))
+        return SASL_NOMEM;
+    return SASL_OK;
+}
+
+static int
+client_finish(struct client_conn *k, sasl_client_params_t *cp,
+              sasl_out_params_t *oparams)
+{
+    const char *name = k->name != NULL ? k->name : "";
+    int r;
+
+    r = cp->canon_user(cp->utils->conn, name, 0,
+                       SASL_CU_AUTHID | SASL_CU_AUTHZID |
+                           SASL_CU_EXTERNALLY_VERIFIED,
+                       oparams);
+    if (r != SASL_OK)
+        return r;
+    r = plugin_setup_layer(&k->c, &cp->props, cp->external_ssf, oparams);
+    if (r != SASL_OK)
+        return r;
+    oparams->doneflag = 1;
+    return SASL_OK;
+}
+
+static int
+client_new(void *glob, sasl_client_params_t *cp, void **conn_out)
+{
+    struct client_conn *k;
+
+    (void)glob;
+    k = calloc(1, sizeof(*k));
+    if (k == NULL)
+        return SASL_NOMEM;
+    k->c.utils = cp->utils;
+    k->target = GSS_C_NO_NAME;
+    *conn_out = k;
+    return SASL_OK;
+}
+
+static int
+client_step(void *conn, sasl_client_params_t *cp, const char *in,
+            unsigned inlen, sasl_interact_t **need, const char **out,
+            unsigned *outlen, sasl_out_params_t *oparams)
+{
+    struct client_conn *k = conn;
+    enum spnego_status st;
+    uint8_t *tok = NULL;
+    size_t toklen = 0;
+    int r;
+
+    *out = NULL;
+    *outlen = 0;
+    if (k->c.engine == NULL) {
+        r = client_start(k, cp, need);
+        if (r != SASL_OK)
+            return r;
+        free_prompts(k, cp->utils);
+        if (need != NULL)
+            *need = NULL;
+        in = NULL;
+        inlen = 0;
+    } else if (spnego_ctx_complete(k->c.engine) && inlen == 0) {
+        return SASL_OK; /* nothing more: the server completed silently */
+    }
+    st = spnego_step(k->c.engine, (const uint8_t *)in, inlen, &tok, &toklen);
+    r = plugin_hand_out(&k->c, tok, toklen, out, outlen);
+    if (r != SASL_OK)
+        return r;
+    switch (st) {
+    case SPNEGO_CONTINUE_NEEDED:
+        return SASL_CONTINUE;
+    case SPNEGO_COMPLETE:
+        r = client_finish(k, cp, oparams);
+        if (r != SASL_OK) {
+            *out = NULL;
+            *outlen = 0;
+        }
+        return r;
+    case SPNEGO_BAD_MECH:
+    case SPNEGO_DEFECTIVE_TOKEN:
+    case SPNEGO_FAILURE:
+    default:
+        *out = NULL;
+        *outlen = 0;
+        return plugin_engine_error(&k->c, st);
+    }
+}
+
+static void
+client_dispose(void *conn, const sasl_utils_t *utils)
+{
+    struct client_conn *k = conn;
+    OM_uint32 minor;
+
+    if (k == NULL)
+        return;
+    plugin_conn_cleanup(&k->c);
+    free_prompts(k, utils);
+    (void)gss_release_name(&minor, &k->target);
+    spnego_creds_free(k->creds);
+    free(k->name);
+    free(k);
+}
+
+static const unsigned long client_prompts[] = { SASL_CB_USER,
+                                                SASL_CB_AUTHNAME,
+                                                SASL_CB_PASS,
+                                                SASL_CB_LIST_END };
+
+sasl_client_plug_t spnego_client_plugin = {
+    .mech_name = SPNEGO_MECH_NAME,
+    .max_ssf = 256,
+    .security_flags = SASL_SEC_NOPLAINTEXT | SASL_SEC_NOACTIVE |
+                      SASL_SEC_NOANONYMOUS | SASL_SEC_MUTUAL_AUTH |
+                      SASL_SEC_PASS_CREDENTIALS,
+    .features = SASL_FEAT_NEEDSERVERFQDN | SASL_FEAT_WANT_CLIENT_FIRST |
+                SASL_FEAT_GSS_FRAMING | SASL_FEAT_CHANNEL_BINDING,
+    .required_prompts = client_prompts,
+    .glob_context = NULL,
+    .mech_new = client_new,
+    .mech_step = client_step,
+    .mech_dispose = client_dispose,
+};
+
+int sasl_client_plug_init(const sasl_utils_t *utils, int maxversion,
+                          int *out_version, sasl_client_plug_t **pluglist,
+                          int *plugcount);
+
+int
+sasl_client_plug_init(const sasl_utils_t *utils, int maxversion,
+                      int *out_version, sasl_client_plug_t **pluglist,
+                      int *plugcount)
+{
+    if (maxversion < SASL_CLIENT_PLUG_VERSION) {
+        plugin_error(utils, "GSS-SPNEGO: libsasl2 offers client "
+                        "plugin version %d; version %d is needed", maxversion,
+                        SASL_CLIENT_PLUG_VERSION);
+        return SASL_BADVERS;
+    }
+    *out_version = SASL_CLIENT_PLUG_VERSION;
+    *pluglist = &spnego_client_plugin;
+    *plugcount = 1;
+    return SASL_OK;
+}

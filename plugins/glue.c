@@ -1,0 +1,333 @@
+/* glue.c - what the client and server halves share.  See plugin.h. */
+#include "plugin.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gssapi/gssapi_ext.h>
+
+void
+plugin_error(const sasl_utils_t *utils, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    utils->seterror(utils->conn, 0, "%s", text);
+}
+
+void
+plugin_log(const sasl_utils_t *utils, int level, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    utils->log(utils->conn, level, "%s", text);
+}
+
+static const char *
+get_option(const sasl_utils_t *utils, const char *name)
+{
+    const char *value = NULL;
+    unsigned len = 0;
+
+    if (utils->getopt == NULL ||
+        utils->getopt(utils->getopt_context, SPNEGO_MECH_NAME, name, &value,
+                      &len) != SASL_OK ||
+        value == NULL || len == 0)
+        return NULL;
+    return value;
+}
+
+static int
+parse_size(const char *text, size_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    if (text[0] < '0' || text[0] > '9')
+        return 0;
+    v = strtoull(text, &end, 10);
+    if (end == text || *end != '\0' || v == 0 || v > SIZE_MAX)
+        return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+int
+plugin_read_options(const sasl_utils_t *utils, int client,
+                    struct plugin_options *opts)
+{
+    const char *v;
+
+    memset(opts, 0, sizeof(*opts));
+    opts->mechs = get_option(utils, "spnego_mechs");
+    if (client && opts->mechs == NULL)
+        opts->mechs = getenv("SPNEGO_MECHS");
+    if (opts->mechs != NULL && opts->mechs[0] == '\0')
+        opts->mechs = NULL;
+    opts->keytab = get_option(utils, "spnego_keytab");
+    v = get_option(utils, "spnego_max_token");
+    if (v != NULL && !parse_size(v, &opts->max_token)) {
+        plugin_error(utils, "GSS-SPNEGO: spnego_max_token \"%s\" "
+                        "is not a positive number of bytes", v);
+        return SASL_BADPARAM;
+    }
+    v = get_option(utils, "spnego_send_mic");
+    if (v == NULL || strcmp(v, "auto") == 0) {
+        opts->mic_policy = SPNEGO_MIC_AUTO;
+    } else if (strcmp(v, "always") == 0) {
+        opts->mic_policy = SPNEGO_MIC_ALWAYS;
+    } else {
+        plugin_error(utils, "GSS-SPNEGO: spnego_send_mic \"%s\" "
+                        "must be auto or always", v);
+        return SASL_BADPARAM;
+    }
+    return SASL_OK;
+}
+
+void
+plugin_trace(void *arg, enum spnego_event event, const char *text)
+{
+    const struct conn *c = arg;
+    int level;
+
+    switch (event) {
+    case SPNEGO_EV_STATE:
+        level = SASL_LOG_TRACE;
+        break;
+    case SPNEGO_EV_ERROR:
+        return; /* reported through seterror */
+    case SPNEGO_EV_OFFERED:
+    case SPNEGO_EV_DROPPED:
+    case SPNEGO_EV_CHOSEN:
+    case SPNEGO_EV_MIC_REQUIRED:
+    case SPNEGO_EV_MIC_SENT:
+    case SPNEGO_EV_MIC_VERIFIED:
+    case SPNEGO_EV_MIC_SKIPPED:
+    case SPNEGO_EV_FLAGS:
+    default:
+        level = SASL_LOG_DEBUG;
+        break;
+    }
+    plugin_log(c->utils, level, "GSS-SPNEGO: %s", text);
+}
+
+void
+plugin_set_cb(struct conn *c, const sasl_channel_binding_t *cb)
+{
+    memset(&c->cb, 0, sizeof(c->cb));
+    c->has_cb = cb != NULL && cb->data != NULL && cb->len > 0;
+    if (!c->has_cb)
+        return;
+    /* Application data only, no addresses (what Active Directory and
+     * OpenLDAP's tls-endpoint expect). */
+    c->cb.initiator_addrtype = GSS_C_AF_UNSPEC;
+    c->cb.acceptor_addrtype = GSS_C_AF_UNSPEC;
+    c->cb.application_data.length = cb->len;
+    c->cb.application_data.value = (void *)cb->data;
+}
+
+int
+plugin_engine_error(struct conn *c, enum spnego_status status)
+{
+    const char *reason = c->engine != NULL ? spnego_reason(c->engine)
+                                           : "no negotiation context";
+
+    plugin_error(c->utils, "GSS-SPNEGO: %s", reason);
+    switch (status) {
+    case SPNEGO_BAD_MECH:
+        return SASL_NOMECH;
+    case SPNEGO_DEFECTIVE_TOKEN:
+        return SASL_BADPROT;
+    case SPNEGO_FAILURE:
+        return SASL_BADAUTH;
+    case SPNEGO_COMPLETE:
+    case SPNEGO_CONTINUE_NEEDED:
+    default:
+        return SASL_FAIL;
+    }
+}
+
+/* SSF from the context flags, as both sides read them: no INTEG, no
+ * layer; INTEG only, 1; CONF, the mechanism's SASL SSF or 56. */
+static sasl_ssf_t
+flags_ssf(gss_ctx_id_t gss, OM_uint32 flags)
+{
+    OM_uint32 major, minor;
+    gss_buffer_set_t bufs = GSS_C_NO_BUFFER_SET;
+    sasl_ssf_t ssf = 56;
+
+    if (!(flags & GSS_C_INTEG_FLAG))
+        return 0;
+    if (!(flags & GSS_C_CONF_FLAG))
+        return 1;
+    major = gss_inquire_sec_context_by_oid(&minor, gss,
+                                           GSS_C_SEC_CONTEXT_SASL_SSF, &bufs);
+    if (major == GSS_S_COMPLETE && bufs != GSS_C_NO_BUFFER_SET &&
+        bufs->count == 1 && bufs->elements[0].length == 4) {
+        const uint8_t *p = bufs->elements[0].value;
+
+        ssf = (sasl_ssf_t)p[0] << 24 | (sasl_ssf_t)p[1] << 16 |
+              (sasl_ssf_t)p[2] << 8 | p[3];
+    }
+    (void)gss_release_buffer_set(&minor, &bufs);
+    return ssf;
+}
+
+static int
+layer_sasl_code(enum layer_status st)
+{
+    switch (st) {
+    case LAYER_OK:
+        return SASL_OK;
+    case LAYER_NOMEM:
+        return SASL_NOMEM;
+    case LAYER_BAD_MAC:
+        return SASL_BADMAC;
+    case LAYER_BAD_LENGTH:
+        return SASL_BADPROT;
+    case LAYER_FAIL:
+    default:
+        return SASL_FAIL;
+    }
+}
+
+static int
+layer_encode(void *context, const struct iovec *invec, unsigned numiov,
+             const char **output, unsigned *outputlen)
+{
+    struct conn *c = context;
+    const uint8_t *out = NULL;
+    size_t len = 0;
+    enum layer_status st;
+
+    st = spnego_layer_encode(&c->layer, invec, numiov, &out, &len);
+    if (st == LAYER_OK && len > UINT_MAX)
+        st = LAYER_FAIL;
+    if (st != LAYER_OK) {
+        plugin_error(c->utils, "GSS-SPNEGO security layer: "
+                           "%s", c->layer.err);
+        return layer_sasl_code(st);
+    }
+    *output = (const char *)out;
+    *outputlen = (unsigned)len;
+    return SASL_OK;
+}
+
+static int
+layer_decode(void *context, const char *input, unsigned inputlen,
+             const char **output, unsigned *outputlen)
+{
+    struct conn *c = context;
+    const uint8_t *out = NULL;
+    size_t len = 0;
+    enum layer_status st;
+
+    st = spnego_layer_decode(&c->layer, (const uint8_t *)input, inputlen,
+                             &out, &len);
+    if (st == LAYER_OK && len > UINT_MAX)
+        st = LAYER_FAIL;
+    if (st != LAYER_OK) {
+        plugin_error(c->utils, "GSS-SPNEGO security layer: "
+                           "%s", c->layer.err);
+        return layer_sasl_code(st);
+    }
+    *output = (const char *)out;
+    *outputlen = (unsigned)len;
+    return SASL_OK;
+}
+
+static const char *
+ssf_words(sasl_ssf_t ssf)
+{
+    return ssf == 0 ? "no security layer"
+                    : ssf == 1 ? "integrity only" : "confidentiality";
+}
+
+int
+plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
+                   sasl_ssf_t external_ssf, sasl_out_params_t *oparams)
+{
+    gss_ctx_id_t gss = spnego_ctx_gss(c->engine);
+    sasl_ssf_t ssf = flags_ssf(gss, spnego_ctx_flags(c->engine));
+    sasl_ssf_t need = p->min_ssf > external_ssf ? p->min_ssf - external_ssf
+                                                : 0;
+    size_t send_max = p->maxbufsize ? p->maxbufsize : SPNEGO_DEFAULT_MAXBUF;
+    size_t recv_max = send_max > SPNEGO_RECV_MAX ? send_max : SPNEGO_RECV_MAX;
+    enum layer_status st;
+
+    plugin_log(c->utils, SASL_LOG_DEBUG, "GSS-SPNEGO: security "
+                  "layer SSF %u (%s)", ssf, ssf_words(ssf));
+    if (ssf < need) {
+        plugin_error(c->utils, "GSS-SPNEGO: the negotiated "
+                           "security layer has SSF %u (%s), but min_ssf %u "
+                           "with external SSF %u requires at least %u; ask "
+                           "for a stronger layer (maxssf) or lower minssf",
+                           ssf, ssf_words(ssf), p->min_ssf, external_ssf,
+                           need);
+        return SASL_TOOWEAK;
+    }
+    oparams->mech_ssf = ssf;
+    if (ssf == 0) {
+        oparams->encode = NULL;
+        oparams->decode = NULL;
+        oparams->maxoutbuf = 0;
+        return SASL_OK;
+    }
+    st = spnego_layer_init(&c->layer, gss, ssf > 1, send_max, recv_max);
+    if (st != LAYER_OK) {
+        plugin_error(c->utils, "GSS-SPNEGO security layer: "
+                           "%s", c->layer.err);
+        return layer_sasl_code(st);
+    }
+    c->has_layer = 1;
+    oparams->encode_context = c;
+    oparams->encode = layer_encode;
+    oparams->decode_context = c;
+    oparams->decode = layer_decode;
+    oparams->maxoutbuf = c->layer.maxoutbuf > UINT_MAX
+                             ? UINT_MAX
+                             : (unsigned)c->layer.maxoutbuf;
+    return SASL_OK;
+}
+
+int
+plugin_hand_out(struct conn *c, uint8_t *tok, size_t len, const char **out,
+                unsigned *out_len)
+{
+    free(c->out);
+    c->out = tok;
+    *out = (const char *)tok;
+    *out_len = 0;
+    if (len > UINT_MAX) {
+        plugin_error(c->utils, "GSS-SPNEGO: a token of %zu "
+                           "bytes is too large for SASL", len);
+        return SASL_FAIL;
+    }
+    *out_len = (unsigned)len;
+    return SASL_OK;
+}
+
+void
+plugin_conn_cleanup(struct conn *c)
+{
+    spnego_ctx_free(c->engine);
+    c->engine = NULL;
+    if (c->has_layer)
+        spnego_layer_cleanup(&c->layer);
+    c->has_layer = 0;
+    free(c->out);
+    c->out = NULL;
+    if (c->authid != NULL)
+        c->utils->free(c->authid);
+    c->authid = NULL;
+}

@@ -1,0 +1,88 @@
+/*
+ * plugin.h - the Cyrus SASL glue of the GSS-SPNEGO plugin: what the client
+ * and server halves share.  This layer parses no DER and knows no SPNEGO
+ * rule: it maps SASL parameters onto the engine (common/engine.h) and the
+ * security layer (common/layer.h), and engine results onto SASL.
+ */
+#ifndef SPNEGO_PLUGIN_H
+#define SPNEGO_PLUGIN_H
+
+#include <stddef.h>
+
+#include <gssapi/gssapi.h>
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>
+
+#include "engine.h"
+#include "layer.h"
+
+#define SPNEGO_MECH_NAME "GSS-SPNEGO"
+
+/* Largest packet accepted from the peer when the application's own
+ * maxbufsize is smaller (GSS-SPNEGO exchanges no buffer sizes; this is
+ * the largest OpenLDAP accepts). */
+#define SPNEGO_RECV_MAX 0xffffffu
+/* maxbufsize when the application sets none. */
+#define SPNEGO_DEFAULT_MAXBUF 65536u
+
+/* Options (utils->getopt, prefixed spnego_; see the man page). */
+struct plugin_options {
+    const char *mechs;    /* spnego_mechs; client also $SPNEGO_MECHS */
+    const char *keytab;   /* spnego_keytab (server) */
+    size_t max_token;     /* spnego_max_token; 0 = default */
+    enum spnego_mic_policy mic_policy; /* spnego_send_mic auto|always */
+};
+
+/* Per-connection state shared by both roles. */
+struct conn {
+    const sasl_utils_t *utils;
+    struct spnego_ctx *engine;
+    struct gss_channel_bindings_struct cb;
+    int has_cb;
+    struct spnego_layer layer;
+    int has_layer;
+    uint8_t *out;          /* the last token returned to libsasl2 */
+    char *authid;          /* canonical authentication id (utils->malloc) */
+};
+
+/* libsasl2's own formatter knows only %s, %d, %i, %c and %m: these
+ * format with vsnprintf and hand libsasl2 the finished sentence. */
+void plugin_error(const sasl_utils_t *utils, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void plugin_log(const sasl_utils_t *utils, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Read the options; returns SASL_OK or SASL_BADPARAM (with seterror). */
+int plugin_read_options(const sasl_utils_t *utils, int client,
+                        struct plugin_options *opts);
+
+/* Engine trace -> the SASL log (debug/trace levels). */
+void plugin_trace(void *arg, enum spnego_event event, const char *text);
+
+/* Fill the GSS channel bindings from SASL's (application data only). */
+void plugin_set_cb(struct conn *c, const sasl_channel_binding_t *cb);
+
+/* Map an engine failure to a SASL code, with seterror(reason). */
+int plugin_engine_error(struct conn *c, enum spnego_status status);
+
+/*
+ * After SPNEGO_COMPLETE: derive the SSF from the context flags, check
+ * min_ssf (SASL_TOOWEAK with the reason), set up the security layer and
+ * the oparams fields for it.
+ */
+int plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
+                       sasl_ssf_t external_ssf, sasl_out_params_t *oparams);
+
+/* Free what plugin_* set up in c (not c itself). */
+void plugin_conn_cleanup(struct conn *c);
+
+/* Remember `tok` as the token handed to libsasl2 (freed on the next step
+ * or at dispose); converts the length for SASL. */
+int plugin_hand_out(struct conn *c, uint8_t *tok, size_t len,
+                    const char **out, unsigned *out_len);
+
+/* The plug tables (client.c, server.c). */
+extern sasl_client_plug_t spnego_client_plugin;
+extern sasl_server_plug_t spnego_server_plugin;
+
+#endif /* SPNEGO_PLUGIN_H */
