@@ -199,12 +199,14 @@ require_mic(struct spnego_ctx *ctx, const char *why)
 }
 
 static void
-check_mech_requires_mic(struct spnego_ctx *ctx)
+check_mech_requires_mic(struct spnego_ctx *ctx, const gss_buffer_desc *in)
 {
     const struct spnego_mech_ops *ops = ctx->mech->ops;
 
     if (ops->requires_mic != NULL && ctx->gss != GSS_C_NO_CONTEXT &&
-        ops->requires_mic(ctx->gss))
+        ops->requires_mic(ctx->gss, ctx->role,
+                          in != GSS_C_NO_BUFFER ? in->value : NULL,
+                          in != GSS_C_NO_BUFFER ? in->length : 0))
         require_mic(ctx, "the NTLM AUTHENTICATE message carries a MIC");
 }
 
@@ -398,7 +400,7 @@ call_init(struct spnego_ctx *ctx, gss_buffer_t in, struct step *st,
     if (!GSS_ERROR(major)) {
         ctx->flags = ret_flags;
         ctx->mech_complete = major == GSS_S_COMPLETE;
-        check_mech_requires_mic(ctx);
+        check_mech_requires_mic(ctx, in);
     }
     return major;
 }
@@ -637,6 +639,11 @@ initiator_conclude(struct spnego_ctx *ctx, struct step *st)
             return s;
         return emit_resp(ctx, st, NEG_STATE_ACCEPT_INCOMPLETE, 0);
     }
+    if (ctx->mech->integrity && ctx->mic_required && !ctx->mic_verified &&
+        st->in.has_response_token)
+        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC required but "
+                    "the acceptor's last mechanism token came without one "
+                    "(draft section 5 b IV)");
     if (st->in.neg_state == NEG_STATE_ACCEPT_COMPLETED) {
         if (ctx->mech->integrity && ctx->mic_sent && !ctx->mic_verified)
             return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "the acceptor "
@@ -809,7 +816,7 @@ call_accept(struct spnego_ctx *ctx, const struct negtoken_bytes *tok,
         (void)gss_release_cred(&tmp, &ctx->deleg);
         ctx->deleg = deleg;
     }
-    check_mech_requires_mic(ctx);
+    check_mech_requires_mic(ctx, &in);
     return major;
 }
 

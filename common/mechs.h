@@ -48,8 +48,10 @@ struct spnego_mech_ops {
     OM_uint32 (*verify_mic)(OM_uint32 *minor, gss_ctx_id_t ctx,
                             gss_buffer_t msg, gss_buffer_t mic);
     /* 1 if the mechanism demands the mechListMIC exchange (NTLM whose
-     * AUTHENTICATE carried its own MIC). */
-    int (*requires_mic)(gss_ctx_id_t ctx);
+     * AUTHENTICATE carried its own MIC).  `in` is the token the context
+     * last consumed (NULL/0 if none); role says which side ctx is. */
+    int (*requires_mic)(gss_ctx_id_t ctx, enum spnego_role role,
+                        const uint8_t *in, size_t in_len);
     /* Called after each mechListMIC made (verify = 0) or checked (1). */
     void (*after_mic)(gss_ctx_id_t ctx, int verify);
     void (*delete_ctx)(gss_ctx_id_t *ctx);

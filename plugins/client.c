@@ -432,10 +432,11 @@ client_dispose(void *conn, const sasl_utils_t *utils)
     free(k);
 }
 
-static const unsigned long client_prompts[] = { SASL_CB_USER,
-                                                SASL_CB_AUTHNAME,
-                                                SASL_CB_PASS,
-                                                SASL_CB_LIST_END };
+/* Nothing is required: with default credentials (a Kerberos ticket) no
+ * callback is asked.  An empty list, because libsasl2 reads NULL as
+ * "authentication name and password required" and would then never pick
+ * this mechanism for applications without a password callback. */
+static const unsigned long client_prompts[] = { SASL_CB_LIST_END };
 
 sasl_client_plug_t spnego_client_plugin = {
     .mech_name = SPNEGO_MECH_NAME,

@@ -530,6 +530,28 @@ check_first_token(struct eu_pair *p, const struct negtoken *t)
     }
 }
 
+/* The supportedMech of the acceptor's first reply is one of the OIDs in
+ * the offer it received (token 1 as delivered). */
+static void
+check_supported_offered(struct eu_pair *p, const struct negtoken *t,
+                        size_t k)
+{
+    struct negtoken offer;
+    size_t i;
+
+    if (p->n_legs < 1 || p->legs[0].got == NULL ||
+        negtoken_decode(p->legs[0].got, p->legs[0].got_len, NULL, &offer,
+                        NULL) != NEGTOKEN_OK)
+        return;
+    for (i = 0; i < offer.n_mechs; i++)
+        if (offer.mechs[i].len == t->supported_mech.len &&
+            memcmp(offer.mechs[i].data, t->supported_mech.data,
+                   t->supported_mech.len) == 0)
+            return;
+    problem(p, "token %zu: supportedMech is not one of the offered OIDs "
+            "(INTEROP 1.5)", k);
+}
+
 static void
 check_acceptor_token(struct eu_pair *p, const struct eu_leg *leg,
                      const struct negtoken *t, size_t k)
@@ -544,6 +566,8 @@ check_acceptor_token(struct eu_pair *p, const struct eu_leg *leg,
     if (!is_error(leg->status) && st == NEG_STATE_REJECT)
         problem(p, "token %zu: reject with status %s", k,
                 status_text(leg->status));
+    if (first && t->has_supported_mech)
+        check_supported_offered(p, t, k);
     if (first && st == NEG_STATE_ABSENT)
         problem(p, "token %zu: the acceptor's first reply has no negState "
                 "(RFC 4178 makes it mandatory there)", k);

@@ -200,15 +200,6 @@ load_manifest(const char *name, int malformed, struct row *rows,
     return nrows;
 }
 
-static void
-vectors_absent(void **state)
-{
-    (void)state;
-    print_message("no vectors at %s (set SPNEGO_VECTORS_DIR)\n",
-                  vectors_dir);
-    skip();
-}
-
 int
 main(void)
 {
@@ -228,9 +219,10 @@ main(void)
     n = load_manifest("MANIFEST.tsv", 0, rows, 0, &real_text);
     n = load_manifest("MANIFEST-malformed.tsv", 1, rows, n, &bad_text);
     if (n == 0) {
-        const struct CMUnitTest none[] = { cmocka_unit_test(vectors_absent) };
-
-        return cmocka_run_group_tests(none, NULL, NULL);
+        /* TAP: a plan of 0 with SKIP marks the whole program skipped. */
+        printf("1..0 # SKIP no vectors at %s (set SPNEGO_VECTORS_DIR)\n",
+               vectors_dir);
+        return 0;
     }
     for (i = 0; i < n; i++) {
         struct CMUnitTest t = cmocka_unit_test_prestate(
