@@ -218,7 +218,7 @@ layer_encode(void *context, const struct iovec *invec, unsigned numiov,
                            "%s", c->layer.err);
         return layer_sasl_code(st);
     }
-    *output = (const char *)out;
+    *output = out != NULL ? (const char *)out : "";
     *outputlen = (unsigned)len;
     return SASL_OK;
 }
@@ -241,7 +241,8 @@ layer_decode(void *context, const char *input, unsigned inputlen,
                            "%s", c->layer.err);
         return layer_sasl_code(st);
     }
-    *output = (const char *)out;
+    /* never NULL, even when no packet completed: callers memcpy it */
+    *output = out != NULL ? (const char *)out : "";
     *outputlen = (unsigned)len;
     return SASL_OK;
 }

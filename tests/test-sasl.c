@@ -584,7 +584,8 @@ transfer(sasl_conn_t *from, sasl_conn_t *to, size_t n, size_t step)
                              SASL_OK);
             free(copy);
             assert_true(recvd + declen <= n);
-            memcpy(got + recvd, dec, declen);
+            if (declen > 0)
+                memcpy(got + recvd, dec, declen);
             recvd += declen;
             off += take;
         }

@@ -1,0 +1,123 @@
+/* test-ntlmmsg.c - reading NTLMSSP messages: the message type and the
+ * MIC-present flag of an AUTHENTICATE message, with hostile offsets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ntlmmsg.h"
+
+static void
+put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v & 0xffff);
+    put16(p + 2, v >> 16);
+}
+
+/* An AUTHENTICATE message whose NTLMv2 response (at offset 64) carries
+ * the AV pairs given; returns its length. */
+static size_t
+make_auth(uint8_t *buf, size_t cap, const uint8_t *av, size_t av_len)
+{
+    size_t resp_len = 16 + 28 + av_len;
+
+    memset(buf, 0, cap);
+    memcpy(buf, "NTLMSSP\0", 8);
+    put32(buf + 8, 3);
+    put16(buf + 20, (unsigned)resp_len);
+    put16(buf + 22, (unsigned)resp_len);
+    put32(buf + 24, 64);
+    memcpy(buf + 64 + 44, av, av_len);
+    return 64 + resp_len;
+}
+
+static const uint8_t av_with_mic[] = {
+    0x01, 0x00, 0x02, 0x00, 'A', 0,          /* MsvAvNbComputerName */
+    0x06, 0x00, 0x04, 0x00, 0x02, 0, 0, 0,   /* MsvAvFlags: MIC present */
+    0x00, 0x00, 0x00, 0x00                   /* MsvAvEOL */
+};
+static const uint8_t av_without_mic[] = {
+    0x06, 0x00, 0x04, 0x00, 0x01, 0, 0, 0,   /* MsvAvFlags: other bit */
+    0x00, 0x00, 0x00, 0x00
+};
+static const uint8_t av_no_flags[] = { 0x01, 0x00, 0x02, 0x00, 'A', 0,
+                                       0x00, 0x00, 0x00, 0x00 };
+
+static void
+message_types(void **state)
+{
+    uint8_t m[12] = { 'N', 'T', 'L', 'M', 'S', 'S', 'P', 0, 1, 0, 0, 0 };
+
+    (void)state;
+    assert_int_equal(ntlm_message_type(m, sizeof(m)), 1);
+    m[8] = 3;
+    assert_int_equal(ntlm_message_type(m, sizeof(m)), 3);
+    m[8] = 4;
+    assert_int_equal(ntlm_message_type(m, sizeof(m)), 0);
+    assert_int_equal(ntlm_message_type(m, 11), 0);
+    m[0] = 'X';
+    m[8] = 1;
+    assert_int_equal(ntlm_message_type(m, sizeof(m)), 0);
+}
+
+static void
+mic_flag_found(void **state)
+{
+    uint8_t buf[256];
+    size_t len;
+
+    (void)state;
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    assert_int_equal(ntlm_auth_has_mic(buf, len), 1);
+    len = make_auth(buf, sizeof(buf), av_without_mic, sizeof(av_without_mic));
+    assert_int_equal(ntlm_auth_has_mic(buf, len), 0);
+    len = make_auth(buf, sizeof(buf), av_no_flags, sizeof(av_no_flags));
+    assert_int_equal(ntlm_auth_has_mic(buf, len), 0);
+}
+
+static void
+hostile_offsets(void **state)
+{
+    uint8_t buf[256];
+    size_t len, cut;
+
+    (void)state;
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    for (cut = 0; cut < len; cut++) /* every truncation is "no MIC" */
+        assert_int_equal(ntlm_auth_has_mic(buf, cut), 0);
+    put32(buf + 24, 0xffffffffu); /* response offset past the end */
+    assert_int_equal(ntlm_auth_has_mic(buf, len), 0);
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    put16(buf + 20, 0xffff); /* response length past the end */
+    assert_int_equal(ntlm_auth_has_mic(buf, len), 0);
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    put16(buf + 64 + 44 + 2, 0x7fff); /* AV pair longer than the response */
+    assert_int_equal(ntlm_auth_has_mic(buf, len), 0);
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    put16(buf + 20, 24); /* an NTLMv1 response: no AV pairs */
+    assert_int_equal(ntlm_auth_has_mic(buf, len), 0);
+    buf[8] = 1; /* not an AUTHENTICATE message */
+    assert_int_equal(ntlm_auth_has_mic(buf, len), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(message_types),
+        cmocka_unit_test(mic_flag_found),
+        cmocka_unit_test(hostile_offsets),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
