@@ -1,19 +1,37 @@
 /* client.c - the GSS-SPNEGO client half.
  *
  * Credentials: the defaults (ccache, client keytab, NTLM_USER_FILE) when
- * any mechanism has usable ones; otherwise the authentication name and
- * password from the application's callbacks or interaction, through
+ * any mechanism has usable ones, acquired once and shared by the
+ * connections of the process while those files are unchanged
+ * (credcache.h); otherwise the authentication name and password from the
+ * application's callbacks or interaction, through
  * gss_acquire_cred_with_password for each negotiable mechanism.
  */
 #include "plugin.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <krb5.h>
+
+#include "credcache.h"
+
+struct client_glob {
+    struct cred_cache *cache;
+    pthread_mutex_t mutex;      /* for the default ccache name */
+    char default_ccache[1024];  /* krb5's default, resolved once */
+    char for_config[1024];      /* the KRB5_CONFIG it was resolved for */
+    int resolved;
+};
+
 struct client_conn {
     struct conn c;
-    struct spnego_creds *creds;
+    struct client_glob *glob;
+    struct cred_ref *shared;     /* default credentials, from the cache */
+    struct spnego_creds *own;    /* credentials from a password */
+    struct spnego_creds *creds;  /* whichever of the two is used */
     gss_name_t target;
     char *name;               /* who we authenticate as (malloc) */
     sasl_interact_t *prompts; /* handed to the application */
@@ -126,17 +144,62 @@ free_prompts(struct client_conn *k, const sasl_utils_t *utils)
 
 /* ---- credentials ---- */
 
+/* krb5's default ticket cache name when KRB5CCNAME is unset; resolved
+ * once per configuration (krb5_init_context reads krb5.conf). */
+static void
+default_ccache(struct client_glob *g, char *buf, size_t size)
+{
+    const char *conf = getenv("KRB5_CONFIG");
+    krb5_context k = NULL;
+
+    pthread_mutex_lock(&g->mutex);
+    if (!g->resolved ||
+        strcmp(g->for_config, conf != NULL ? conf : "") != 0) {
+        g->default_ccache[0] = '\0';
+        if (krb5_init_context(&k) == 0) {
+            (void)snprintf(g->default_ccache, sizeof(g->default_ccache), "%s",
+                           krb5_cc_default_name(k));
+            krb5_free_context(k);
+        }
+        (void)snprintf(g->for_config, sizeof(g->for_config), "%s",
+                       conf != NULL ? conf : "");
+        g->resolved = 1;
+    }
+    (void)snprintf(buf, size, "%s", g->default_ccache);
+    pthread_mutex_unlock(&g->mutex);
+}
+
 static int
 try_defaults(struct client_conn *k, const struct plugin_options *o)
 {
-    struct spnego_cred_params p = { SPNEGO_INITIATOR, NULL, NULL, NULL,
-                                    o->mechs };
+    const char *cc = getenv("KRB5CCNAME"), *ckt = getenv("KRB5_CLIENT_KTNAME");
+    const char *ntlm = getenv("NTLM_USER_FILE");
+    struct cred_request req;
+    char key[4096], ccname[1024];
 
     if (k->defaults_tried)
         return k->creds != NULL;
     k->defaults_tried = 1;
-    return spnego_creds_acquire(&p, &k->creds, k->default_err,
-                                sizeof(k->default_err));
+    if (cc != NULL)
+        (void)snprintf(ccname, sizeof(ccname), "%s", cc);
+    else
+        default_ccache(k->glob, ccname, sizeof(ccname));
+    (void)snprintf(key, sizeof(key), "mechs=%s\nccache=%s\nckt=%s\n"
+                   "ntlm=%s\nconf=%s", o->mechs != NULL ? o->mechs : "",
+                   ccname, ckt != NULL ? ckt : "", ntlm != NULL ? ntlm : "",
+                   k->glob->for_config);
+    memset(&req, 0, sizeof(req));
+    req.key = key;
+    req.files[0] = credcache_file_of(ccname);
+    req.files[1] = credcache_file_of(ckt);
+    req.files[2] = ntlm;
+    req.params.role = SPNEGO_INITIATOR;
+    req.params.mechs = o->mechs;
+    if (!cred_cache_get(k->glob->cache, &req, &k->shared, NULL,
+                        k->default_err, sizeof(k->default_err)))
+        return 0;
+    k->creds = cred_ref_creds(k->shared);
+    return 1;
 }
 
 static int
@@ -148,13 +211,14 @@ creds_with_password(struct client_conn *k, sasl_client_params_t *cp,
                                     o->mechs };
     char err[1024];
 
-    if (!spnego_creds_acquire(&p, &k->creds, err, sizeof(err))) {
+    if (!spnego_creds_acquire(&p, &k->own, err, sizeof(err))) {
         plugin_error(cp->utils, "GSS-SPNEGO: no usable "
                             "credentials: the defaults failed (%s), and the "
                             "password for \"%s\" was refused (%s)",
                             k->default_err, user, err);
         return SASL_BADAUTH;
     }
+    k->creds = k->own;
     return SASL_OK;
 }
 
@@ -357,11 +421,11 @@ client_new(void *glob, sasl_client_params_t *cp, void **conn_out)
 {
     struct client_conn *k;
 
-    (void)glob;
     k = calloc(1, sizeof(*k));
     if (k == NULL)
         return SASL_NOMEM;
     k->c.utils = cp->utils;
+    k->glob = glob;
     k->target = GSS_C_NO_NAME;
     *conn_out = k;
     return SASL_OK;
@@ -427,7 +491,8 @@ client_dispose(void *conn, const sasl_utils_t *utils)
     plugin_conn_cleanup(&k->c);
     free_prompts(k, utils);
     (void)gss_release_name(&minor, &k->target);
-    spnego_creds_free(k->creds);
+    cred_cache_release(k->glob->cache, k->shared);
+    spnego_creds_free(k->own);
     free(k->name);
     free(k);
 }
@@ -436,6 +501,19 @@ client_dispose(void *conn, const sasl_utils_t *utils)
  * callback is asked.  An empty list, because libsasl2 reads NULL as
  * "authentication name and password required" and would then never pick
  * this mechanism for applications without a password callback. */
+static void
+client_free(void *glob, const sasl_utils_t *utils)
+{
+    struct client_glob *g = glob;
+
+    (void)utils;
+    if (g == NULL)
+        return;
+    cred_cache_free(g->cache);
+    pthread_mutex_destroy(&g->mutex);
+    free(g);
+}
+
 static const unsigned long client_prompts[] = { SASL_CB_LIST_END };
 
 sasl_client_plug_t spnego_client_plugin = {
@@ -451,6 +529,7 @@ sasl_client_plug_t spnego_client_plugin = {
     .mech_new = client_new,
     .mech_step = client_step,
     .mech_dispose = client_dispose,
+    .mech_free = client_free,
 };
 
 int sasl_client_plug_init(const sasl_utils_t *utils, int maxversion,
@@ -462,12 +541,24 @@ sasl_client_plug_init(const sasl_utils_t *utils, int maxversion,
                       int *out_version, sasl_client_plug_t **pluglist,
                       int *plugcount)
 {
+    struct client_glob *g;
+
     if (maxversion < SASL_CLIENT_PLUG_VERSION) {
         plugin_error(utils, "GSS-SPNEGO: libsasl2 offers client "
                         "plugin version %d; version %d is needed", maxversion,
                         SASL_CLIENT_PLUG_VERSION);
         return SASL_BADVERS;
     }
+    g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return SASL_NOMEM;
+    g->cache = cred_cache_new();
+    if (g->cache == NULL || pthread_mutex_init(&g->mutex, NULL) != 0) {
+        cred_cache_free(g->cache);
+        free(g);
+        return SASL_FAIL;
+    }
+    spnego_client_plugin.glob_context = g;
     *out_version = SASL_CLIENT_PLUG_VERSION;
     *pluglist = &spnego_client_plugin;
     *plugcount = 1;

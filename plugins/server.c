@@ -1,9 +1,8 @@
 /* server.c - the GSS-SPNEGO server half.
  *
  * Acceptor credentials are acquired once per configuration (keytab,
- * mechanisms) and shared by all connections of the server; they are
- * acquired again when the keytab file changes.  Connections hold a
- * reference, so a refresh never pulls credentials from under one.
+ * mechanisms, NTLM user file) and shared by all connections of the server
+ * (credcache.h); they are acquired again when one of those files changes.
  */
 #include "plugin.h"
 
@@ -11,162 +10,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <krb5.h>
 
-struct shared_creds {
-    struct spnego_creds *creds;
-    unsigned refs;           /* the cache's own reference counts too */
-    char keytab[1024];       /* configuration it was built for */
-    char mechs[256];
-    struct stat kt_stat;     /* the keytab file when acquired */
-    int kt_exists;
-};
+#include "credcache.h"
 
-/* Our own mutex: libsasl2's default mutex functions do nothing unless the
- * application installs real ones with sasl_set_mutex. */
 struct server_glob {
-    pthread_mutex_t mutex;
-    struct shared_creds *current;
+    struct cred_cache *cache;
+    pthread_mutex_t mutex;   /* for the realm */
     char realm[256];         /* default realm, "" if none */
     int realm_loaded;
 };
 
 struct server_conn {
     struct conn c;
-    struct shared_creds *creds;
+    struct cred_ref *creds;
     struct server_glob *glob;
 };
 
-/* ---- the credential cache ---- */
+/* ---- credentials ---- */
 
-static void
-keytab_path(const char *keytab, char *buf, size_t size)
+static const char *
+keytab_name(const char *option)
 {
-    const char *name = keytab;
+    const char *name = option != NULL ? option : getenv("KRB5_KTNAME");
 
-    if (name == NULL)
-        name = getenv("KRB5_KTNAME");
-    if (name == NULL)
-        name = "/etc/krb5.keytab";
-    if (strncmp(name, "FILE:", 5) == 0)
-        name += 5;
-    else if (strncmp(name, "WRFILE:", 7) == 0)
-        name += 7;
-    (void)snprintf(buf, size, "%s", name);
+    return name != NULL ? name : "/etc/krb5.keytab";
 }
 
 static int
-same_file_state(const struct shared_creds *s, const struct stat *st,
-                int exists)
+get_creds(struct server_conn *s, const sasl_utils_t *utils,
+          const struct plugin_options *o)
 {
-    if (exists != s->kt_exists)
-        return 0;
-    if (!exists)
-        return 1;
-    return st->st_ino == s->kt_stat.st_ino && st->st_dev == s->kt_stat.st_dev &&
-           st->st_size == s->kt_stat.st_size &&
-           st->st_mtim.tv_sec == s->kt_stat.st_mtim.tv_sec &&
-           st->st_mtim.tv_nsec == s->kt_stat.st_mtim.tv_nsec;
-}
+    const char *keytab = keytab_name(o->keytab);
+    const char *ntlm = getenv("NTLM_USER_FILE");
+    const char *file = credcache_file_of(keytab);
+    struct cred_request req;
+    char key[2048], err[1024];
+    int fresh = 0;
 
-static int
-cache_matches(const struct shared_creds *s, const char *path,
-              const char *mechs, const struct stat *st, int exists)
-{
-    return s != NULL && strcmp(s->keytab, path) == 0 &&
-           strcmp(s->mechs, mechs != NULL ? mechs : "") == 0 &&
-           same_file_state(s, st, exists);
-}
-
-static void
-release_shared(struct server_glob *g, struct shared_creds *s)
-{
-    int last;
-
-    if (s == NULL)
-        return;
-    pthread_mutex_lock(&g->mutex);
-    last = --s->refs == 0;
-    pthread_mutex_unlock(&g->mutex);
-    if (!last)
-        return;
-    spnego_creds_free(s->creds);
-    free(s);
-}
-
-/* Acquire fresh credentials for the configuration (outside the lock). */
-static int
-build_shared(const sasl_utils_t *utils, const struct plugin_options *o,
-             const char *path, const struct stat *st, int exists,
-             struct shared_creds **out)
-{
-    struct spnego_cred_params params = { SPNEGO_ACCEPTOR, o->keytab, NULL,
-                                         NULL, o->mechs };
-    struct shared_creds *s = calloc(1, sizeof(*s));
-    char err[1024];
-
-    *out = NULL;
-    if (s == NULL)
-        return SASL_NOMEM;
-    if (!spnego_creds_acquire(&params, &s->creds, err, sizeof(err))) {
-        plugin_error(utils, "GSS-SPNEGO: cannot accept: %s "
-                        "(keytab %s%s; check spnego_keytab or KRB5_KTNAME, "
-                        "and NTLM_USER_FILE for NTLM)", err, path,
-                        exists ? "" : ", which does not exist");
-        free(s);
+    (void)snprintf(key, sizeof(key), "keytab=%s\nmechs=%s\nntlm=%s", keytab,
+                   o->mechs != NULL ? o->mechs : "", ntlm != NULL ? ntlm : "");
+    memset(&req, 0, sizeof(req));
+    req.key = key;
+    req.files[0] = file;
+    req.files[1] = ntlm;
+    req.params.role = SPNEGO_ACCEPTOR;
+    req.params.keytab = o->keytab;
+    req.params.mechs = o->mechs;
+    req.neg_mechs = o->mechs;
+    if (!cred_cache_get(s->glob->cache, &req, &s->creds, &fresh, err,
+                        sizeof(err))) {
+        plugin_error(utils, "GSS-SPNEGO: cannot accept: %s (keytab %s%s; "
+                     "check spnego_keytab or KRB5_KTNAME, and NTLM_USER_FILE "
+                     "for NTLM)", err, keytab,
+                     file != NULL && access(file, R_OK) != 0
+                         ? ", which cannot be read" : "");
         return SASL_FAIL;
     }
-    if (o->mechs != NULL &&
-        !spnego_creds_set_neg_mechs(s->creds, o->mechs, err, sizeof(err))) {
-        plugin_error(utils, "GSS-SPNEGO: spnego_mechs: %s", err);
-        spnego_creds_free(s->creds);
-        free(s);
-        return SASL_BADPARAM;
-    }
-    s->refs = 1;
-    (void)snprintf(s->keytab, sizeof(s->keytab), "%s", path);
-    (void)snprintf(s->mechs, sizeof(s->mechs), "%s",
-                   o->mechs != NULL ? o->mechs : "");
-    s->kt_exists = exists;
-    if (exists)
-        s->kt_stat = *st;
-    *out = s;
-    return SASL_OK;
-}
-
-/* Take a reference to credentials for this configuration, building them
- * if the cache is empty, for another configuration, or stale. */
-static int
-get_shared(struct server_glob *g, const sasl_utils_t *utils,
-           const struct plugin_options *o, struct shared_creds **out)
-{
-    char path[1024];
-    struct stat st;
-    struct shared_creds *fresh = NULL, *old = NULL;
-    int exists, r;
-
-    keytab_path(o->keytab, path, sizeof(path));
-    exists = stat(path, &st) == 0;
-    pthread_mutex_lock(&g->mutex);
-    if (cache_matches(g->current, path, o->mechs, &st, exists)) {
-        g->current->refs++;
-        *out = g->current;
-        pthread_mutex_unlock(&g->mutex);
-        return SASL_OK;
-    }
-    pthread_mutex_unlock(&g->mutex);
-    r = build_shared(utils, o, path, &st, exists, &fresh);
-    if (r != SASL_OK)
-        return r;
-    pthread_mutex_lock(&g->mutex);
-    old = g->current;
-    g->current = fresh;
-    fresh->refs++; /* the caller's reference */
-    pthread_mutex_unlock(&g->mutex);
-    release_shared(g, old);
-    *out = fresh;
+    if (fresh)
+        plugin_log(utils, SASL_LOG_DEBUG, "GSS-SPNEGO: acceptor credentials "
+                   "acquired (keytab %s)", keytab);
     return SASL_OK;
 }
 
@@ -262,12 +167,12 @@ server_start(struct server_conn *s, sasl_server_params_t *sp)
     r = plugin_read_options(sp->utils, 0, &o);
     if (r != SASL_OK)
         return r;
-    r = get_shared(s->glob, sp->utils, &o, &s->creds);
+    r = get_creds(s, sp->utils, &o);
     if (r != SASL_OK)
         return r;
     plugin_set_cb(&s->c, sp->cbinding);
     memset(&cfg, 0, sizeof(cfg));
-    cfg.creds = s->creds->creds;
+    cfg.creds = cred_ref_creds(s->creds);
     cfg.cb = s->c.has_cb ? &s->c.cb : GSS_C_NO_CHANNEL_BINDINGS;
     cfg.mic_policy = o.mic_policy;
     cfg.max_token = o.max_token;
@@ -371,7 +276,7 @@ server_dispose(void *conn, const sasl_utils_t *utils)
         (void)gss_release_cred(&minor, &deleg);
     }
     plugin_conn_cleanup(&s->c);
-    release_shared(s->glob, s->creds);
+    cred_cache_release(s->glob->cache, s->creds);
     free(s);
 }
 
@@ -383,7 +288,7 @@ server_free(void *glob, const sasl_utils_t *utils)
     (void)utils;
     if (g == NULL)
         return;
-    release_shared(g, g->current);
+    cred_cache_free(g->cache);
     pthread_mutex_destroy(&g->mutex);
     free(g);
 }
@@ -433,7 +338,9 @@ sasl_server_plug_init(const sasl_utils_t *utils, int maxversion,
     g = calloc(1, sizeof(*g));
     if (g == NULL)
         return SASL_NOMEM;
-    if (pthread_mutex_init(&g->mutex, NULL) != 0) {
+    g->cache = cred_cache_new();
+    if (g->cache == NULL || pthread_mutex_init(&g->mutex, NULL) != 0) {
+        cred_cache_free(g->cache);
         free(g);
         return SASL_FAIL;
     }

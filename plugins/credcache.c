@@ -1,0 +1,204 @@
+/* credcache.c - shared credentials.  See credcache.h. */
+#include "credcache.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct file_state {
+    char path[1024];
+    int exists;
+    struct stat st;
+};
+
+struct cred_ref {
+    struct spnego_creds *creds;
+    unsigned refs;             /* the cache's own reference counts too */
+    char *key;
+    size_t nfiles;
+    struct file_state files[CREDCACHE_MAX_FILES];
+};
+
+/* Our own mutex: libsasl2's default mutex functions do nothing unless the
+ * application installs real ones with sasl_set_mutex. */
+struct cred_cache {
+    pthread_mutex_t mutex;
+    struct cred_ref *current;
+};
+
+struct cred_cache *
+cred_cache_new(void)
+{
+    struct cred_cache *cache = calloc(1, sizeof(*cache));
+
+    if (cache == NULL)
+        return NULL;
+    if (pthread_mutex_init(&cache->mutex, NULL) != 0) {
+        free(cache);
+        return NULL;
+    }
+    return cache;
+}
+
+static void
+ref_free(struct cred_ref *ref)
+{
+    if (ref == NULL)
+        return;
+    spnego_creds_free(ref->creds);
+    free(ref->key);
+    free(ref);
+}
+
+void
+cred_cache_release(struct cred_cache *cache, struct cred_ref *ref)
+{
+    int last;
+
+    if (ref == NULL)
+        return;
+    pthread_mutex_lock(&cache->mutex);
+    last = --ref->refs == 0;
+    pthread_mutex_unlock(&cache->mutex);
+    if (last)
+        ref_free(ref);
+}
+
+void
+cred_cache_free(struct cred_cache *cache)
+{
+    if (cache == NULL)
+        return;
+    cred_cache_release(cache, cache->current);
+    pthread_mutex_destroy(&cache->mutex);
+    free(cache);
+}
+
+struct spnego_creds *
+cred_ref_creds(const struct cred_ref *ref)
+{
+    return ref->creds;
+}
+
+const char *
+credcache_file_of(const char *store)
+{
+    if (store == NULL || store[0] == '\0')
+        return NULL;
+    if (strncmp(store, "FILE:", 5) == 0)
+        return store + 5;
+    if (strncmp(store, "WRFILE:", 7) == 0)
+        return store + 7;
+    if (store[0] == '/')
+        return store;
+    return NULL; /* KEYRING:, KCM:, MEMORY:, DIR:... */
+}
+
+static size_t
+snapshot(const struct cred_request *req, struct file_state *files)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < CREDCACHE_MAX_FILES; i++) {
+        if (req->files[i] == NULL)
+            continue;
+        memset(&files[n], 0, sizeof(files[n]));
+        (void)snprintf(files[n].path, sizeof(files[n].path), "%s",
+                       req->files[i]);
+        files[n].exists = stat(req->files[i], &files[n].st) == 0;
+        n++;
+    }
+    return n;
+}
+
+static int
+same_state(const struct file_state *a, const struct file_state *b)
+{
+    if (strcmp(a->path, b->path) != 0 || a->exists != b->exists)
+        return 0;
+    if (!a->exists)
+        return 1;
+    return a->st.st_ino == b->st.st_ino && a->st.st_dev == b->st.st_dev &&
+           a->st.st_size == b->st.st_size &&
+           a->st.st_mtim.tv_sec == b->st.st_mtim.tv_sec &&
+           a->st.st_mtim.tv_nsec == b->st.st_mtim.tv_nsec;
+}
+
+static int
+entry_matches(const struct cred_ref *ref, const char *key,
+              const struct file_state *files, size_t nfiles)
+{
+    size_t i;
+
+    if (ref == NULL || strcmp(ref->key, key) != 0 || ref->nfiles != nfiles)
+        return 0;
+    for (i = 0; i < nfiles; i++) {
+        if (!same_state(&ref->files[i], &files[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static int
+build(const struct cred_request *req, const struct file_state *files,
+      size_t nfiles, struct cred_ref **out, char *err, size_t errlen)
+{
+    struct cred_ref *ref = calloc(1, sizeof(*ref));
+    int ok = 0;
+
+    *out = NULL;
+    if (ref == NULL || (ref->key = strdup(req->key)) == NULL) {
+        (void)snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    if (!spnego_creds_acquire(&req->params, &ref->creds, err, errlen))
+        goto cleanup;
+    if (req->neg_mechs != NULL &&
+        !spnego_creds_set_neg_mechs(ref->creds, req->neg_mechs, err, errlen))
+        goto cleanup;
+    memcpy(ref->files, files, nfiles * sizeof(*files));
+    ref->nfiles = nfiles;
+    ref->refs = 1;
+    *out = ref;
+    ref = NULL;
+    ok = 1;
+cleanup:
+    ref_free(ref);
+    return ok;
+}
+
+int
+cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
+               struct cred_ref **ref_out, int *how_out, char *err,
+               size_t errlen)
+{
+    struct file_state files[CREDCACHE_MAX_FILES];
+    struct cred_ref *fresh = NULL, *old;
+    size_t nfiles = snapshot(req, files);
+
+    *ref_out = NULL;
+    if (how_out != NULL)
+        *how_out = 0;
+    pthread_mutex_lock(&cache->mutex);
+    if (entry_matches(cache->current, req->key, files, nfiles)) {
+        cache->current->refs++;
+        *ref_out = cache->current;
+        pthread_mutex_unlock(&cache->mutex);
+        return 1;
+    }
+    pthread_mutex_unlock(&cache->mutex);
+    if (!build(req, files, nfiles, &fresh, err, errlen))
+        return 0;
+    pthread_mutex_lock(&cache->mutex);
+    old = cache->current;
+    cache->current = fresh;
+    fresh->refs++; /* the caller's reference */
+    pthread_mutex_unlock(&cache->mutex);
+    cred_cache_release(cache, old);
+    if (how_out != NULL)
+        *how_out = 1;
+    *ref_out = fresh;
+    return 1;
+}
