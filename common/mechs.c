@@ -203,7 +203,10 @@ spnego_gss_error(const gss_OID_desc *mech, OM_uint32 major, OM_uint32 minor,
     if (bufsize == 0)
         return;
     buf[0] = '\0';
-    if (GSS_ERROR(major))
+    /* "Unspecified GSS failure.  Minor code may provide more information"
+     * says nothing when the minor code is there to say it. */
+    if (GSS_ERROR(major) &&
+        (GSS_ROUTINE_ERROR(major) != GSS_S_FAILURE || minor == 0))
         append_status(major, GSS_C_GSS_CODE, NULL, buf, bufsize, &used);
     if (minor != 0)
         append_status(minor, GSS_C_MECH_CODE, mech, buf, bufsize, &used);
@@ -705,6 +708,11 @@ acquire_one(struct spnego_creds *creds, const struct spnego_cred_params *p,
         goto cleanup;
     }
     major = acquire_for(p, mech, &cred, &minor);
+    if (GSS_ROUTINE_ERROR(major) == GSS_S_BAD_MECH) {
+        note_failure(err, errlen, name, "mechanism not installed (its GSS "
+                     "module is configured but cannot be loaded)");
+        goto cleanup;
+    }
     if (GSS_ERROR(major)) {
         spnego_gss_error(&mech->oid, major, minor, why, sizeof(why));
         note_failure(err, errlen, name, why);

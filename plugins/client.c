@@ -305,6 +305,11 @@ gather_identity(struct client_conn *k, sasl_client_params_t *cp,
             return r;
     }
     free_prompts(k, cp->utils);
+    if (n > 0 && k->creds == NULL)
+        /* If the application cannot answer, this is what it reports. */
+        plugin_error(cp->utils, "GSS-SPNEGO: no usable default credentials "
+                     "(%s); an authentication name and password are "
+                     "needed", k->default_err);
     if (n > 0)
         return make_prompts(k, cp, ids, n, need);
     if (k->creds != NULL)

@@ -138,13 +138,18 @@ static int
 cb_getopt(void *context, const char *plugin_name, const char *option,
           const char **result, unsigned *len)
 {
+    char env[128];
+
     (void)context;
     (void)plugin_name;
+    /* Any other option comes from $SASL_PEER_OPT_<option>, e.g.
+     * SASL_PEER_OPT_spnego_keytab. */
+    (void)snprintf(env, sizeof(env), "SASL_PEER_OPT_%s", option);
     if (strcmp(option, "mech_list") == 0) {
         *result = g_mech;
     } else if (strcmp(option, "log_level") == 0) {
         *result = g_log_level_text;
-    } else {
+    } else if ((*result = getenv(env)) == NULL) {
         return SASL_FAIL;
     }
     if (len != NULL)

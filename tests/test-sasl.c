@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,9 +30,13 @@ struct peer_opts {
     const char *password;   /* client SASL_CB_PASS */
 };
 
+static int acquisitions; /* "acceptor credentials acquired" log lines */
+
 static int
 log_cb(void *ctx, int level, const char *message)
 {
+    if (strstr(message, "acceptor credentials acquired") != NULL)
+        acquisitions++;
     if (getenv("SPNEGO_TEST_VERBOSE") != NULL)
         fprintf(stderr, "  [%s %d] %s\n", (const char *)ctx, level, message);
     return SASL_OK;
@@ -465,6 +471,37 @@ authzid_mismatch(void **st)
     session_free(&s);
 }
 
+/* Acceptor credentials are acquired once and shared; a change to the
+ * keytab file makes the next connection acquire them again. */
+static void
+credentials_cached_and_refreshed(void **st)
+{
+    const char *kt = getenv("KRB5_KTNAME");
+    struct session s;
+    int before;
+    int i;
+
+    (void)st;
+    assert_non_null(kt);
+    if (strncmp(kt, "FILE:", 5) == 0)
+        kt += 5;
+    before = acquisitions;
+    for (i = 0; i < 3; i++) {
+        memset(&s, 0, sizeof(s));
+        session_new(&s, SASL_SUCCESS_DATA, 0, 256, 0, 256);
+        expect_success(&s, 256, "alice");
+        session_free(&s);
+    }
+    assert_true(acquisitions - before <= 1); /* at most the first */
+    before = acquisitions;
+    assert_int_equal(utimensat(AT_FDCWD, kt, NULL, 0), 0); /* "changed" */
+    memset(&s, 0, sizeof(s));
+    session_new(&s, SASL_SUCCESS_DATA, 0, 256, 0, 256);
+    expect_success(&s, 256, "alice");
+    session_free(&s);
+    assert_int_equal(acquisitions - before, 1);
+}
+
 /* ---- channel bindings ---- */
 
 static void
@@ -763,6 +800,7 @@ main(void)
         cmocka_unit_test(wrong_password),
         cmocka_unit_test(no_credentials_at_all),
         cmocka_unit_test(authzid_mismatch),
+        cmocka_unit_test(credentials_cached_and_refreshed),
         cmocka_unit_test(channel_bindings_match),
         cmocka_unit_test(channel_bindings_mismatch),
         cmocka_unit_test(layer_sizes),

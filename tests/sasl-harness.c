@@ -1,0 +1,344 @@
+/* sasl-harness.c - client and server of the plugin in one process.  See
+ * sasl-harness.h. */
+#include "sasl-harness.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define MECH "GSS-SPNEGO"
+#define COMPLETE_MARK "GSS-SPNEGO: complete with "
+
+static char plugin_dir[256];
+static char plugin_path[512];
+static const char *host;
+
+/* libsasl2 stores every callback as int (*)(void); going through
+ * void (*)(void) is the cast C allows between function types. */
+#define CB(f) ((int (*)(void))(void (*)(void))(f))
+
+/* ---- callbacks ---- */
+
+static int
+log_cb(void *ctx, int level, const char *message)
+{
+    struct hx_log *log = ctx;
+    const char *p;
+    size_t n, room;
+    int w;
+
+    if (message == NULL)
+        return SASL_OK;
+    if (getenv("SPNEGO_TEST_VERBOSE") != NULL)
+        fprintf(stderr, "  [%s %d] %s\n", log->side, level, message);
+    p = strstr(message, COMPLETE_MARK);
+    if (p != NULL) {
+        p += strlen(COMPLETE_MARK);
+        n = strcspn(p, "; ");
+        if (n >= sizeof(log->complete))
+            n = sizeof(log->complete) - 1;
+        memcpy(log->complete, p, n);
+        log->complete[n] = '\0';
+    }
+    room = sizeof(log->text) - log->len;
+    if (room > 1) {
+        w = snprintf(log->text + log->len, room, "%s\n", message);
+        if (w > 0)
+            log->len += (size_t)w < room ? (size_t)w : room - 1;
+    }
+    return SASL_OK;
+}
+
+static int
+getopt_cb(void *ctx, const char *plugin, const char *option,
+          const char **result, unsigned *len)
+{
+    const struct hx_opts *o = ctx;
+
+    (void)plugin;
+    *result = NULL;
+    if (strcmp(option, "mech_list") == 0)
+        *result = MECH;
+    else if (strcmp(option, "spnego_mechs") == 0)
+        *result = o->mechs;
+    else if (strcmp(option, "spnego_max_token") == 0)
+        *result = o->max_token;
+    else if (strcmp(option, "spnego_send_mic") == 0)
+        *result = o->send_mic;
+    if (*result == NULL)
+        return SASL_FAIL;
+    if (len != NULL)
+        *len = (unsigned)strlen(*result);
+    return SASL_OK;
+}
+
+/* ---- setup ---- */
+
+static int
+setup_plugin_dir(void)
+{
+    const char *top = getenv("top_builddir");
+    char link[600];
+
+    (void)snprintf(plugin_path, sizeof(plugin_path),
+                   "%s/plugins/.libs/libgssspnego.so",
+                   top != NULL ? top : ".");
+    (void)snprintf(plugin_dir, sizeof(plugin_dir),
+                   "/tmp/spnego-plugins.XXXXXX");
+    if (mkdtemp(plugin_dir) == NULL)
+        return 0;
+    (void)snprintf(link, sizeof(link), "%s/libgssspnego.so", plugin_dir);
+    return symlink(plugin_path, link) == 0;
+}
+
+static void
+remove_plugin_dir(void)
+{
+    char link[600];
+
+    if (plugin_dir[0] == '\0')
+        return;
+    (void)snprintf(link, sizeof(link), "%s/libgssspnego.so", plugin_dir);
+    (void)unlink(link);
+    (void)rmdir(plugin_dir);
+    plugin_dir[0] = '\0';
+}
+
+int
+hx_init(const char *prog)
+{
+    host = getenv("SPNEGO_TEST_HOST");
+    if (host == NULL) {
+        fprintf(stderr, "%s: run me under tests/fixture/with-krb5\n", prog);
+        return 77;
+    }
+    if (getenv("SPNEGO_MECHS") != NULL) {
+        fprintf(stderr, "%s: unset SPNEGO_MECHS: the tests set the client's "
+                "mechanisms through its getopt callback\n", prog);
+        return 99;
+    }
+    if (!setup_plugin_dir()) {
+        fprintf(stderr, "%s: cannot make a plugin directory\n", prog);
+        return 99;
+    }
+    if (sasl_set_path(SASL_PATH_TYPE_PLUGIN, plugin_dir) != SASL_OK ||
+        sasl_client_init(NULL) != SASL_OK ||
+        sasl_server_init(NULL, prog) != SASL_OK) {
+        fprintf(stderr, "%s: libsasl2 initialisation failed (plugin %s)\n",
+                prog, plugin_path);
+        remove_plugin_dir();
+        return 99;
+    }
+    return 0;
+}
+
+void
+hx_done(void)
+{
+    sasl_done();
+    remove_plugin_dir();
+}
+
+const char *
+hx_plugin_path(void)
+{
+    return plugin_path;
+}
+
+/* ---- sessions ---- */
+
+static void
+set_props(sasl_conn_t *conn)
+{
+    sasl_security_properties_t p;
+
+    memset(&p, 0, sizeof(p));
+    p.min_ssf = 0;
+    p.max_ssf = 256;
+    p.maxbufsize = 65536;
+    assert_int_equal(sasl_setprop(conn, SASL_SEC_PROPS, &p), SASL_OK);
+}
+
+void
+hx_session_new(struct hx_session *s, const struct hx_opts *copts,
+               const struct hx_opts *sopts, unsigned server_flags)
+{
+    memset(s, 0, sizeof(*s));
+    if (copts != NULL)
+        s->copts = *copts;
+    if (sopts != NULL)
+        s->sopts = *sopts;
+    s->clog.side = "client";
+    s->slog.side = "server";
+    s->client_rc = SASL_CONTINUE;
+    s->server_rc = SASL_CONTINUE;
+    s->ccb[0] = (sasl_callback_t){ SASL_CB_GETOPT, CB(getopt_cb), &s->copts };
+    s->ccb[1] = (sasl_callback_t){ SASL_CB_LOG, CB(log_cb), &s->clog };
+    s->ccb[2] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
+    s->scb[0] = (sasl_callback_t){ SASL_CB_GETOPT, CB(getopt_cb), &s->sopts };
+    s->scb[1] = (sasl_callback_t){ SASL_CB_LOG, CB(log_cb), &s->slog };
+    s->scb[2] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
+    assert_int_equal(sasl_server_new("ldap", host, NULL, NULL, NULL, s->scb,
+                                     server_flags, &s->server),
+                     SASL_OK);
+    assert_int_equal(sasl_client_new("ldap", host, NULL, NULL, s->ccb, 0,
+                                     &s->client),
+                     SASL_OK);
+    set_props(s->client);
+    set_props(s->server);
+}
+
+void
+hx_session_free(struct hx_session *s)
+{
+    sasl_dispose(&s->client);
+    sasl_dispose(&s->server);
+    assert_null(s->client);
+    assert_null(s->server);
+}
+
+int
+hx_client_start(struct hx_session *s, const uint8_t **tok_out,
+                size_t *len_out)
+{
+    const char *out = NULL, *mech = NULL;
+    unsigned outlen = 0;
+
+    s->client_rc = sasl_client_start(s->client, MECH, NULL, &out, &outlen,
+                                     &mech);
+    *tok_out = (const uint8_t *)out;
+    *len_out = outlen;
+    return s->client_rc;
+}
+
+void
+hx_msg_set(struct hx_msg *msg, const uint8_t *data, size_t len)
+{
+    uint8_t *copy = malloc(len > 0 ? len : 1);
+
+    assert_non_null(copy);
+    if (len > 0)
+        memcpy(copy, data, len);
+    free(msg->data);
+    msg->data = copy;
+    msg->len = len;
+}
+
+/* Copy (out, outlen) into a message, pass it through the hook. */
+static void
+transit(struct hx_session *s, hx_hook hook, void *arg, enum hx_dir dir,
+        const char *out, unsigned outlen, struct hx_msg *msg)
+{
+    unsigned *count = dir == HX_C2S ? &s->c2s : &s->s2c;
+
+    msg->data = NULL;
+    msg->len = 0;
+    hx_msg_set(msg, (const uint8_t *)out, outlen);
+    if (hook != NULL)
+        hook(arg, dir, *count, msg);
+    (*count)++;
+}
+
+/* A message's data for libsasl2 (unsigned length, checked). */
+static unsigned
+msg_len(const struct hx_msg *msg)
+{
+    assert_true(msg->len <= 0xffffffffu);
+    return (unsigned)msg->len;
+}
+
+static void
+to_client(struct hx_session *s, hx_hook hook, void *arg, const char *sout,
+          unsigned soutlen)
+{
+    struct hx_msg msg;
+    const char *out = NULL;
+    unsigned outlen = 0;
+
+    transit(s, hook, arg, HX_S2C, sout, soutlen, &msg);
+    s->client_rc = sasl_client_step(s->client, (const char *)msg.data,
+                                    msg_len(&msg), NULL, &out, &outlen);
+    free(msg.data);
+    /* keep the client's answer for the next round */
+    s->pending = out;
+    s->pending_len = outlen;
+}
+
+void
+hx_exchange(struct hx_session *s, hx_hook hook, void *arg)
+{
+    const uint8_t *first = NULL;
+    size_t first_len = 0;
+    const char *sout = NULL;
+    unsigned soutlen = 0;
+    struct hx_msg msg;
+    int started = 0;
+
+    if (hx_client_start(s, &first, &first_len) != SASL_CONTINUE &&
+        s->client_rc != SASL_OK)
+        return;
+    s->pending = (const char *)first;
+    s->pending_len = (unsigned)first_len;
+    for (;;) {
+        /* The client completed and has nothing more to say. */
+        if (s->client_rc == SASL_OK && s->pending_len == 0 && started)
+            break;
+        transit(s, hook, arg, HX_C2S, s->pending, s->pending_len, &msg);
+        sout = NULL;
+        soutlen = 0;
+        s->server_rc = !started
+                           ? sasl_server_start(s->server, MECH,
+                                               (const char *)msg.data,
+                                               msg_len(&msg), &sout, &soutlen)
+                           : sasl_server_step(s->server,
+                                              (const char *)msg.data,
+                                              msg_len(&msg), &sout, &soutlen);
+        free(msg.data);
+        started = 1;
+        if (s->server_rc == SASL_OK) {
+            if (s->client_rc == SASL_CONTINUE && soutlen > 0) {
+                s->server_success_data = 1;
+                to_client(s, hook, arg, sout, soutlen);
+            }
+            break;
+        }
+        if (s->server_rc != SASL_CONTINUE || s->client_rc == SASL_OK)
+            break;
+        to_client(s, hook, arg, sout, soutlen);
+        if (s->client_rc != SASL_CONTINUE && s->client_rc != SASL_OK)
+            break;
+    }
+}
+
+const char *
+hx_errdetail(sasl_conn_t *conn)
+{
+    const char *d = sasl_errdetail(conn);
+
+    return d != NULL ? d : "";
+}
+
+const char *
+hx_username(sasl_conn_t *conn)
+{
+    const void *v = NULL;
+
+    if (sasl_getprop(conn, SASL_USERNAME, &v) != SASL_OK || v == NULL)
+        return "";
+    return v;
+}
+
+unsigned
+hx_ssf(sasl_conn_t *conn)
+{
+    const void *v = NULL;
+
+    if (sasl_getprop(conn, SASL_SSF, &v) != SASL_OK || v == NULL)
+        return 0;
+    return *(const unsigned *)v;
+}

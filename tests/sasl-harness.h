@@ -1,0 +1,111 @@
+/*
+ * sasl-harness.h - a client and a server of the GSS-SPNEGO plugin in one
+ * process, through the public libsasl2 API, for tests that feed the
+ * plugin altered or forged tokens (test-malformed, test-mitm).
+ *
+ * hx_init() puts a symlink to $top_builddir/plugins/.libs/libgssspnego.so
+ * into a fresh temporary directory, points libsasl2 there (so Cyrus'
+ * libgssapiv2 is never loaded), and calls sasl_client_init and
+ * sasl_server_init once for the whole program.  Run the tests under
+ * tests/fixture/with-krb5 (KDC, keytab, alice's ticket, NTLM_USER_FILE).
+ *
+ * A session holds one client and one server connection with their own
+ * plugin options (the getopt callback of each side) and records, from the
+ * plugin's SASL log, which mechanism each side completed with.  Nothing
+ * here knows SPNEGO: the tests decode and rewrite tokens themselves.
+ */
+#ifndef SASL_HARNESS_H
+#define SASL_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sasl/sasl.h>
+
+/* Plugin options of one side (NULL: not set).  The client reads them
+ * through the same getopt callback as the server. */
+struct hx_opts {
+    const char *mechs;     /* spnego_mechs */
+    const char *max_token; /* spnego_max_token */
+    const char *send_mic;  /* spnego_send_mic */
+};
+
+/* What the plugin logged on one side. */
+struct hx_log {
+    const char *side;      /* "client" or "server" */
+    char complete[32];     /* "krb5", "ntlmssp" from "complete with X;"
+                            * or "" if that side never completed */
+    char text[32768];      /* every line, newline-separated (truncated) */
+    size_t len;
+};
+
+/* One message in transit; the hook may replace data (malloc'd, owned by
+ * the harness: free the old one, put a new malloc'd buffer). */
+struct hx_msg {
+    uint8_t *data;
+    size_t len;
+};
+
+enum hx_dir { HX_C2S = 0, HX_S2C = 1 };
+
+/* Called for every message before it is delivered; index counts the
+ * messages of that direction from 0. */
+typedef void (*hx_hook)(void *arg, enum hx_dir dir, unsigned index,
+                        struct hx_msg *msg);
+
+struct hx_session {
+    sasl_conn_t *client, *server;
+    struct hx_opts copts, sopts;
+    sasl_callback_t ccb[3], scb[3];
+    struct hx_log clog, slog;
+    int client_rc, server_rc;  /* the last code each side returned */
+    unsigned c2s, s2c;         /* messages delivered each way */
+    int server_success_data;   /* the server's last token came with OK */
+    const char *pending;       /* the client's next message (libsasl2's) */
+    unsigned pending_len;
+};
+
+/* Set up the plugin directory and libsasl2.  Returns 0, or the exit code
+ * for main (77: not under the fixture, 99: setup failed). */
+int hx_init(const char *prog);
+/* sasl_done() and remove the plugin directory. */
+void hx_done(void);
+/* Where the plugin was linked from ($top_builddir/plugins/.libs/...). */
+const char *hx_plugin_path(void);
+
+/*
+ * New client and server connections ("ldap" on $SPNEGO_TEST_HOST).
+ * copts/sopts may be NULL (no options); they are copied, the strings are
+ * borrowed.  server_flags go to sasl_server_new (e.g. SASL_SUCCESS_DATA).
+ * Both sides allow SSF 0..256.  Asserts (cmocka) on failure.
+ */
+void hx_session_new(struct hx_session *s, const struct hx_opts *copts,
+                    const struct hx_opts *sopts, unsigned server_flags);
+/* Dispose of both connections (safe after any failure). */
+void hx_session_free(struct hx_session *s);
+
+/* sasl_client_start for GSS-SPNEGO: *tok_out is the client's first token
+ * (owned by libsasl2, valid until the next call on s->client).  Returns the
+ * SASL code. */
+int hx_client_start(struct hx_session *s, const uint8_t **tok_out,
+                    size_t *len_out);
+
+/*
+ * Run a whole exchange, passing every message through hook (may be
+ * NULL).  Stops when either side returns anything but SASL_CONTINUE, or
+ * the server returned SASL_OK (its success data, if any, is handed to the
+ * client first).  Sets s->client_rc, s->server_rc.
+ */
+void hx_exchange(struct hx_session *s, hx_hook hook, void *arg);
+
+/* Replace msg's contents with a copy of data/len. */
+void hx_msg_set(struct hx_msg *msg, const uint8_t *data, size_t len);
+
+/* sasl_errdetail of a side, never NULL. */
+const char *hx_errdetail(sasl_conn_t *conn);
+
+/* SASL_USERNAME and SASL_SSF of a completed connection. */
+const char *hx_username(sasl_conn_t *conn);
+unsigned hx_ssf(sasl_conn_t *conn);
+
+#endif /* SASL_HARNESS_H */
