@@ -502,6 +502,44 @@ credentials_cached_and_refreshed(void **st)
     assert_int_equal(acquisitions - before, 1);
 }
 
+/* A first token replayed to another connection: the replay cache
+ * catches it (Kerberos only offered, so there is nothing to fall back to). */
+static void
+replay_detected(void **st)
+{
+    struct session s;
+    const char *out = NULL, *sout = NULL, *mech = NULL;
+    unsigned outlen = 0, soutlen = 0;
+    char saved[256], *copy;
+    sasl_conn_t *again = NULL;
+    int r;
+
+    (void)st;
+    memset(&s, 0, sizeof(s));
+    with_env("SPNEGO_MECHS", "krb5", saved, sizeof(saved));
+    session_new(&s, SASL_SUCCESS_DATA, 0, 256, 0, 256);
+    r = sasl_client_start(s.client, "GSS-SPNEGO", NULL, &out, &outlen,
+                          &mech);
+    restore_env("SPNEGO_MECHS", saved);
+    assert_int_equal(r, SASL_CONTINUE);
+    copy = malloc(outlen);
+    assert_non_null(copy);
+    memcpy(copy, out, outlen);
+    assert_int_equal(sasl_server_start(s.server, "GSS-SPNEGO", copy, outlen,
+                                       &sout, &soutlen),
+                     SASL_OK);
+    assert_int_equal(sasl_server_new("ldap", host, NULL, NULL, NULL, s.scb,
+                                     SASL_SUCCESS_DATA, &again),
+                     SASL_OK);
+    r = sasl_server_start(again, "GSS-SPNEGO", copy, outlen, &sout, &soutlen);
+    assert_int_equal(r, SASL_BADAUTH);
+    assert_non_null(strstr(sasl_errdetail(again), "replay"));
+    print_message("replayed: %s\n", sasl_errdetail(again));
+    sasl_dispose(&again);
+    free(copy);
+    session_free(&s);
+}
+
 /* ---- channel bindings ---- */
 
 static void
@@ -801,6 +839,7 @@ main(void)
         cmocka_unit_test(no_credentials_at_all),
         cmocka_unit_test(authzid_mismatch),
         cmocka_unit_test(credentials_cached_and_refreshed),
+        cmocka_unit_test(replay_detected),
         cmocka_unit_test(channel_bindings_match),
         cmocka_unit_test(channel_bindings_mismatch),
         cmocka_unit_test(layer_sizes),
