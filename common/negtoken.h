@@ -19,7 +19,7 @@
 /* Hard cap on mechanisms kept from one mechTypes list. */
 #define NEGTOKEN_MAX_MECHS 64
 /* Default limit on a whole token, settable per decode. */
-#define NEGTOKEN_DEFAULT_MAX_TOKEN (256u * 1024u)
+#define NEGTOKEN_DEFAULT_MAX_TOKEN ((size_t)256 * 1024)
 /* Unknown extension fields recorded (more are skipped, not recorded). */
 #define NEGTOKEN_MAX_UNKNOWN 16
 

@@ -26,7 +26,7 @@ check_reencode(const struct negtoken *tok, const uint8_t *data, size_t size)
         return;
     if (negtoken_encode(tok, &out, &out_len) != NEGTOKEN_OK)
         abort();
-    if (tok->n_unknown == 0 && (out_len != size || memcmp(out, data, size)))
+    if (tok->n_unknown == 0 && (out_len != size || memcmp(out, data, size) != 0))
         abort();
     if (negtoken_decode(out, out_len, &lenient, &again, &err) != NEGTOKEN_OK)
         abort();

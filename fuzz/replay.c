@@ -77,6 +77,8 @@ run_dir(const char *dir)
             n++;
     }
     closedir(d);
+    if (names == NULL)
+        return ok; /* an empty directory */
     qsort(names, n, sizeof(*names), name_cmp);
     for (i = 0; i < n; i++) {
         ok &= run_file(names[i]);
