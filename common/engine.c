@@ -56,6 +56,7 @@ struct spnego_ctx {
     OM_uint32 flags;
     gss_name_t peer;
     gss_cred_id_t deleg;
+    char earlier[384];   /* why the optimistic mechanism was abandoned */
     char reason[768];
 };
 
@@ -105,10 +106,15 @@ static enum spnego_status
 fail(struct spnego_ctx *ctx, enum spnego_status status, const char *fmt, ...)
 {
     va_list ap;
+    size_t used;
 
     va_start(ap, fmt);
     (void)vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
     va_end(ap);
+    used = strlen(ctx->reason);
+    if (ctx->earlier[0] != '\0' && used < sizeof(ctx->reason))
+        (void)snprintf(ctx->reason + used, sizeof(ctx->reason) - used,
+                       " (after a fallback: %s)", ctx->earlier);
     ctx->state = ST_FAILED;
     trace(ctx, SPNEGO_EV_ERROR, "%s", ctx->reason);
     return status;
@@ -830,11 +836,16 @@ fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
     size_t k = 0, entry;
     char text[512];
 
-    entry = choose(ctx, &st->in, failed, &k);
+    /* Wrong channel bindings mean someone in the middle: no fallback. */
+    entry = GSS_ROUTINE_ERROR(major) == GSS_S_BAD_BINDINGS
+                ? NO_SELECTION
+                : choose(ctx, &st->in, failed, &k);
     if (entry == NO_SELECTION)
         return fail_gss(ctx, "the initiator's optimistic token was refused",
                         major, minor);
     spnego_gss_error(&failed->oid, major, minor, text, sizeof(text));
+    (void)snprintf(ctx->earlier, sizeof(ctx->earlier), "%s refused the "
+                   "optimistic token first: %.300s", failed->name, text);
     reset_mech_context(ctx);
     (void)gss_release_buffer(&minor, &st->mech_out);
     select_entry(ctx, entry, st->in.mechs[k].data, st->in.mechs[k].len);

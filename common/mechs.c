@@ -182,6 +182,11 @@ append_status(OM_uint32 code, int type, const gss_OID_desc *mech, char *buf,
         if (GSS_ERROR(gss_display_status(&minor, code, type,
                                          (gss_OID)mech, &ctx, &text)))
             return;
+        /* Some minor codes display as errno 0: nothing to add. */
+        if (text.length == 7 && memcmp(text.value, "Success", 7) == 0) {
+            (void)gss_release_buffer(&minor, &text);
+            continue;
+        }
         n = snprintf(buf + *used, bufsize - *used, "%s%.*s",
                      *used ? ": " : "", (int)text.length,
                      (const char *)text.value);

@@ -262,8 +262,12 @@ plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
     sasl_ssf_t ssf = flags_ssf(gss, spnego_ctx_flags(c->engine));
     sasl_ssf_t need = p->min_ssf > external_ssf ? p->min_ssf - external_ssf
                                                 : 0;
-    size_t send_max = p->maxbufsize ? p->maxbufsize : SPNEGO_DEFAULT_MAXBUF;
-    size_t recv_max = send_max > SPNEGO_RECV_MAX ? send_max : SPNEGO_RECV_MAX;
+    /* GSS-SPNEGO exchanges no buffer sizes, so send what every peer takes:
+     * at most 64 KiB per packet (Cyrus' libgssapiv2 accepts no more), or
+     * less if the application asks; receive up to 16 MiB - 1. */
+    size_t own = p->maxbufsize ? p->maxbufsize : SPNEGO_DEFAULT_MAXBUF;
+    size_t send_max = own < SPNEGO_DEFAULT_MAXBUF ? own : SPNEGO_DEFAULT_MAXBUF;
+    size_t recv_max = own > SPNEGO_RECV_MAX ? own : SPNEGO_RECV_MAX;
     enum layer_status st;
 
     plugin_log(c->utils, SASL_LOG_DEBUG, "GSS-SPNEGO: security "

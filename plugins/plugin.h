@@ -22,7 +22,9 @@
  * maxbufsize is smaller (GSS-SPNEGO exchanges no buffer sizes; this is
  * the largest OpenLDAP accepts). */
 #define SPNEGO_RECV_MAX 0xffffffu
-/* maxbufsize when the application sets none. */
+/* The largest packet sent: what every GSS-SPNEGO peer accepts (Cyrus'
+ * libgssapiv2 and slapd with it take 64 KiB), and maxbufsize when the
+ * application sets none. */
 #define SPNEGO_DEFAULT_MAXBUF 65536u
 
 /* Options (utils->getopt, prefixed spnego_; see the man page). */
