@@ -291,8 +291,9 @@ der_expect_end(const der_view *in, const char *what, der_err *err)
 {
     if (in->len == 0)
         return 1;
-    return der_fail(err, in->offset, "%zu unexpected bytes at offset %zu "
-                    "after the end of %s", in->len, in->offset, what);
+    return der_fail(err, in->offset, "%zu unexpected byte%s at offset %zu "
+                    "after the end of %s", in->len, in->len == 1 ? "" : "s",
+                    in->offset, what);
 }
 
 int

@@ -232,6 +232,11 @@ decode_in(const struct spnego_ctx *ctx, const uint8_t *in, size_t len,
 {
     struct negtoken_opts opts = { ctx->cfg.max_token, 0, ctx->cfg.lenience };
 
+    /* Recognise a bare NTLMSSP first message (Windows LDAP clients), so
+     * that it is refused with an explanation rather than as garbage. */
+    if (ctx->role == SPNEGO_ACCEPTOR && ctx->state == ST_START)
+        opts.lenience |= NEGTOKEN_ALLOW_RAW_NTLMSSP;
+
     return negtoken_decode(in, len, &opts, tok, err);
 }
 
@@ -281,8 +286,9 @@ check_mic(struct spnego_ctx *ctx, struct step *st)
     major = ctx->mech->ops->verify_mic(&minor, ctx->gss, &msg, &mic);
     if (GSS_ERROR(major))
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC did not "
-                    "verify: the mechanism list was altered in transit "
-                    "(%s)", ctx->mech->name);
+                    "verify: the mechanism list was altered in transit, or "
+                    "the peer computed the MIC wrongly (%s)",
+                    ctx->mech->name);
     if (ctx->mech->ops->after_mic != NULL)
         ctx->mech->ops->after_mic(ctx->gss, 1);
     ctx->mic_verified = 1;
@@ -650,7 +656,10 @@ initiator_conclude(struct spnego_ctx *ctx, struct step *st)
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC required but "
                     "the acceptor's last mechanism token came without one "
                     "(draft section 5 b IV)");
-    if (st->in.neg_state == NEG_STATE_ACCEPT_COMPLETED) {
+    /* An absent negState in a later reply means what the mechanism state
+     * says (RFC 4178 4.2.2): complete, if no MIC is still due from us. */
+    if (st->in.neg_state == NEG_STATE_ACCEPT_COMPLETED ||
+        (st->in.neg_state == NEG_STATE_ABSENT && !mic_due(ctx))) {
         if (ctx->mech->integrity && ctx->mic_sent && !ctx->mic_verified)
             return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "the acceptor "
                         "completed without returning a mechListMIC for ours");
@@ -827,7 +836,10 @@ call_accept(struct spnego_ctx *ctx, const struct negtoken_bytes *tok,
 }
 
 /* The optimistic token failed: fall back to another offered mechanism
- * with request-mic, or fail. */
+ * with request-mic (MIT does the same: a server without a key for the
+ * ticket can still use NTLM), or fail.  Only after a configuration
+ * failure: an attacker who corrupts or replays the Kerberos token must not
+ * steer both sides to NTLM. */
 static enum spnego_status
 fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
           OM_uint32 minor)
@@ -836,10 +848,9 @@ fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
     size_t k = 0, entry;
     char text[512];
 
-    /* Wrong channel bindings mean someone in the middle: no fallback. */
-    entry = GSS_ROUTINE_ERROR(major) == GSS_S_BAD_BINDINGS
-                ? NO_SELECTION
-                : choose(ctx, &st->in, failed, &k);
+    entry = spnego_failure_allows_fallback(failed, major, minor)
+                ? choose(ctx, &st->in, failed, &k)
+                : NO_SELECTION;
     if (entry == NO_SELECTION)
         return fail_gss(ctx, "the initiator's optimistic token was refused",
                         major, minor);
@@ -1043,6 +1054,12 @@ spnego_ctx_new(const struct spnego_config *cfg, struct spnego_ctx **ctx_out)
     return 1;
 }
 
+static const char *
+peer_word(const struct spnego_ctx *ctx)
+{
+    return ctx->role == SPNEGO_INITIATOR ? "acceptor" : "initiator";
+}
+
 static enum spnego_status
 dispatch(struct spnego_ctx *ctx, struct step *st, const uint8_t *in,
          size_t in_len)
@@ -1060,12 +1077,19 @@ dispatch(struct spnego_ctx *ctx, struct step *st, const uint8_t *in,
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "empty token from the %s",
                     ctx->role == SPNEGO_INITIATOR ? "acceptor" : "initiator");
     ds = decode_in(ctx, in, in_len, &st->in, &err);
+    if (ds == NEGTOKEN_TOO_BIG)
+        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "the %s sent a %zu-byte "
+                    "token, over the limit of %zu bytes (raise "
+                    "spnego_max_token if this peer is legitimate)", peer_word(ctx),
+                    in_len, err.offset);
+    if (ds == NEGTOKEN_NOT_SPNEGO)
+        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "the %s sent a plain GSS "
+                    "token, not SPNEGO: %s (it speaks the mechanism directly, "
+                    "e.g. SASL GSSAPI, under the name GSS-SPNEGO)",
+                    peer_word(ctx), err.text);
     if (ds != NEGTOKEN_OK)
-        return fail(ctx, ds == NEGTOKEN_TOO_BIG ? SPNEGO_FAILURE
-                                                : SPNEGO_DEFECTIVE_TOKEN,
-                    "malformed SPNEGO token from the %s: %s (at byte %zu)",
-                    ctx->role == SPNEGO_INITIATOR ? "acceptor" : "initiator",
-                    err.text, err.offset);
+        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "malformed SPNEGO token "
+                    "from the %s: %s", peer_word(ctx), err.text);
     if (ctx->role == SPNEGO_INITIATOR)
         return initiator_next(ctx, st);
     if (ctx->state == ST_START)

@@ -7,6 +7,7 @@
 
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
+#include <krb5.h>
 
 #include "der.h"
 #include "ntlmmsg.h"
@@ -155,6 +156,37 @@ spnego_same_mech(const uint8_t *a, size_t alen, const uint8_t *b,
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+int
+spnego_failure_allows_fallback(const struct spnego_mech *mech,
+                               OM_uint32 major, OM_uint32 minor)
+{
+    krb5_error_code code = (krb5_error_code)minor;
+
+    switch (GSS_ROUTINE_ERROR(major)) {
+    case GSS_S_NO_CRED:
+    case GSS_S_CREDENTIALS_EXPIRED:
+    case GSS_S_BAD_MECH:
+    case GSS_S_BAD_NAME:
+    case GSS_S_BAD_NAMETYPE:
+    case GSS_S_UNAVAILABLE:
+        return 1;
+    case GSS_S_FAILURE:
+        break;
+    default:
+        return 0; /* defective token, bad signature, bindings, ... */
+    }
+    if (GSS_SUPPLEMENTARY_INFO(major) &
+        (GSS_S_DUPLICATE_TOKEN | GSS_S_OLD_TOKEN))
+        return 0;
+    if (mech == NULL || !spnego_oid_is_krb5(mech->id))
+        return 0;
+    return code == KRB5_KT_NOTFOUND || code == KRB5_KT_KVNONOTFOUND ||
+           code == KRB5KRB_AP_ERR_BADKEYVER || code == KRB5KRB_AP_ERR_NOKEY ||
+           code == KRB5KRB_AP_ERR_NOT_US || code == KRB5KRB_AP_WRONG_PRINC ||
+           code == KRB5KRB_AP_ERR_TKT_EXPIRED ||
+           code == KRB5KRB_AP_ERR_TKT_NYV || code == KRB5KRB_AP_ERR_SKEW;
+}
+
 void
 spnego_oid_name(const uint8_t *der, size_t len, char *buf, size_t bufsize)
 {
@@ -179,8 +211,13 @@ append_status(OM_uint32 code, int type, const gss_OID_desc *mech, char *buf,
     int n;
 
     do {
+        /* A minor code may come from the mechanism glue, not the
+         * mechanism: then only the glue can display it. */
         if (GSS_ERROR(gss_display_status(&minor, code, type,
-                                         (gss_OID)mech, &ctx, &text)))
+                                         (gss_OID)mech, &ctx, &text)) &&
+            (mech == NULL ||
+             GSS_ERROR(gss_display_status(&minor, code, type, GSS_C_NO_OID,
+                                          &ctx, &text))))
             return;
         /* Some minor codes display as errno 0: nothing to add. */
         if (text.length == 7 && memcmp(text.value, "Success", 7) == 0) {

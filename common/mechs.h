@@ -156,6 +156,16 @@ const struct spnego_mech *spnego_mech_for_oid(const uint8_t *der,
 int spnego_same_mech(const uint8_t *a, size_t alen, const uint8_t *b,
                      size_t blen);
 
+/* 1 if a mechanism's refusal of the optimistic token is a matter of
+ * configuration (no key or credentials for it, an unknown or expired
+ * ticket, clock skew), after which the acceptor may fall back to another
+ * offered mechanism.  Anything else, in particular a defective, altered or
+ * replayed token or wrong channel bindings, is treated as possible
+ * tampering: no fallback, or an attacker could steer both sides to a
+ * weaker mechanism. */
+int spnego_failure_allows_fallback(const struct spnego_mech *mech,
+                                   OM_uint32 major, OM_uint32 minor);
+
 /* A short name for an OID: "krb5", "ms-krb5", ... or the dotted form. */
 void spnego_oid_name(const uint8_t *der, size_t len, char *buf,
                      size_t bufsize);

@@ -310,15 +310,20 @@ parse_framed(struct parser *p, der_view contents, struct negtoken *tok)
     der_view oid = DER_VIEW_EMPTY, choice = DER_VIEW_EMPTY;
     uint8_t tag = 0;
     size_t tag_off;
+    const struct spnego_oid_info *info;
     char dotted[128];
 
     if (!der_get_oid(&contents, "thisMech", &oid, p->err))
         return 0;
-    if (spnego_oid_lookup(oid.data, oid.len) != SPNEGO_OID_SPNEGO) {
+    info = spnego_oid_info(spnego_oid_lookup(oid.data, oid.len));
+    if (info == NULL || info->id != SPNEGO_OID_SPNEGO) {
         if (!der_oid_to_dotted(oid.data, oid.len, dotted, sizeof(dotted)))
             strcpy(dotted, "(unprintable)");
-        der_fail(p->err, oid.offset, "GSS token for mechanism %s at offset "
-                 "%zu, not SPNEGO (1.3.6.1.5.5.2)", dotted, oid.offset);
+        der_fail(p->err, oid.offset, "GSS token for mechanism %s%s%s%s at "
+                 "offset %zu, not SPNEGO (1.3.6.1.5.5.2)",
+                 info != NULL ? info->name : dotted,
+                 info != NULL ? " (" : "", info != NULL ? dotted : "",
+                 info != NULL ? ")" : "", oid.offset);
         return fail(p, NEGTOKEN_NOT_SPNEGO);
     }
     tag_off = contents.offset;
@@ -383,9 +388,9 @@ parse_token(struct parser *p, const uint8_t *buf, size_t len,
                      p->err))
         return 0;
     if (in.len != 0)
-        return der_fail(p->err, whole.len, "%zu bytes of trailing data after "
-                        "the outer token (ends at %zu, buffer %zu)", in.len,
-                        whole.len, len);
+        return der_fail(p->err, whole.len, "%zu byte%s of trailing data "
+                        "after the outer token (ends at %zu, buffer %zu)",
+                        in.len, in.len == 1 ? "" : "s", whole.len, len);
     if (tag == DER_TAG_APPLICATION_0)
         return parse_framed(p, contents, tok);
     if (tag == DER_CONTEXT(1))

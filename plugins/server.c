@@ -27,6 +27,7 @@ struct server_conn {
     struct conn c;
     struct cred_ref *creds;
     struct server_glob *glob;
+    int asked_for_token;     /* answered an empty message already */
 };
 
 /* ---- credentials ---- */
@@ -230,9 +231,23 @@ server_step(void *conn, sasl_server_params_t *sp, const char *in,
 
     *out = NULL;
     *outlen = 0;
+    if (s == NULL) {
+        /* libsasl2 2.1.28 calls again after a failed step, with the
+         * connection state already disposed of. */
+        plugin_error(sp->utils, "GSS-SPNEGO: the negotiation already "
+                     "failed; start a new authentication");
+        return SASL_BADAUTH;
+    }
     if (s->c.engine == NULL) {
-        if (inlen == 0)
+        if (inlen == 0 && s->asked_for_token) {
+            plugin_error(sp->utils, "GSS-SPNEGO: the client sent an empty "
+                         "message again instead of its first token");
+            return SASL_BADPROT;
+        }
+        if (inlen == 0) {
+            s->asked_for_token = 1;
             return SASL_CONTINUE; /* ask for the client's first token */
+        }
         r = server_start(s, sp);
         if (r != SASL_OK)
             return r;

@@ -5,9 +5,10 @@
  *
  * hx_init() puts a symlink to $top_builddir/plugins/.libs/libgssspnego.so
  * into a fresh temporary directory, points libsasl2 there (so Cyrus'
- * libgssapiv2 is never loaded), and calls sasl_client_init and
- * sasl_server_init once for the whole program.  Run the tests under
- * tests/fixture/with-krb5 (KDC, keytab, alice's ticket, NTLM_USER_FILE).
+ * libgssapiv2 is never loaded), unsets SPNEGO_MECHS, and calls
+ * sasl_client_init and sasl_server_init once for the whole program.  Run
+ * the tests under tests/fixture/with-krb5 (KDC, keytab, alice's ticket,
+ * NTLM_USER_FILE).
  *
  * A session holds one client and one server connection with their own
  * plugin options (the getopt callback of each side) and records, from the
@@ -70,19 +71,23 @@ struct hx_session {
 int hx_init(const char *prog);
 /* sasl_done() and remove the plugin directory. */
 void hx_done(void);
-/* Where the plugin was linked from ($top_builddir/plugins/.libs/...). */
-const char *hx_plugin_path(void);
 
 /*
- * New client and server connections ("ldap" on $SPNEGO_TEST_HOST).
- * copts/sopts may be NULL (no options); they are copied, the strings are
- * borrowed.  server_flags go to sasl_server_new (e.g. SASL_SUCCESS_DATA).
- * Both sides allow SSF 0..256.  Asserts (cmocka) on failure.
+ * New client and server connections ("ldap" on $SPNEGO_TEST_HOST), in a
+ * session allocated here.  copts/sopts may be NULL (no options); they are
+ * copied, the strings are borrowed.  server_flags go to sasl_server_new
+ * (e.g. SASL_SUCCESS_DATA).  Both sides allow SSF 0..256.  Asserts
+ * (cmocka) on failure.  The session stays registered until
+ * hx_session_free, so that hx_teardown can dispose of it when a failed
+ * assertion left the test early.
  */
-void hx_session_new(struct hx_session *s, const struct hx_opts *copts,
-                    const struct hx_opts *sopts, unsigned server_flags);
-/* Dispose of both connections (safe after any failure). */
+struct hx_session *hx_session_new(const struct hx_opts *copts,
+                                  const struct hx_opts *sopts,
+                                  unsigned server_flags);
+/* Dispose of both connections and free s (NULL is fine). */
 void hx_session_free(struct hx_session *s);
+/* A cmocka teardown: frees every session still registered.  Returns 0. */
+int hx_teardown(void **state);
 
 /* sasl_client_start for GSS-SPNEGO: *tok_out is the client's first token
  * (owned by libsasl2, valid until the next call on s->client).  Returns the
@@ -91,10 +96,11 @@ int hx_client_start(struct hx_session *s, const uint8_t **tok_out,
                     size_t *len_out);
 
 /*
- * Run a whole exchange, passing every message through hook (may be
- * NULL).  Stops when either side returns anything but SASL_CONTINUE, or
- * the server returned SASL_OK (its success data, if any, is handed to the
- * client first).  Sets s->client_rc, s->server_rc.
+ * Run a whole exchange from sasl_client_start, passing every message
+ * through hook (may be NULL).  Stops when a side returns an error, when
+ * the server returns SASL_OK (its success data, if any, is handed to the
+ * client first), or when the client returned SASL_OK and has nothing more
+ * to send.  Sets s->client_rc and s->server_rc to the last code of each.
  */
 void hx_exchange(struct hx_session *s, hx_hook hook, void *arg);
 

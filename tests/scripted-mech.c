@@ -238,7 +238,9 @@ scripted_accept(OM_uint32 *minor, gss_ctx_id_t *handle, gss_cred_id_t cred,
         /* Like MIT's mechglue: a failed call deletes what it created. */
         if (ctx->last_leg == 1)
             scripted_delete(handle);
-        return GSS_S_FAILURE;
+        /* "no credentials for this": a configuration failure, after
+         * which the acceptor may fall back to another mechanism */
+        return GSS_S_NO_CRED;
     }
     major = advance(ctx, ctx->last_leg + 1, out);
     if (ret_flags)

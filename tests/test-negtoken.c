@@ -663,11 +663,11 @@ static const struct malformed_case malformed[] = {
       "NegTokenResp inside the GSS initial-token framing at offset 10", 10 },
     { "GSS token of another mechanism (krb5)",
       "601006092a864886f712010202010078797a", 0, NEGTOKEN_NOT_SPNEGO,
-      "mechanism 1.2.840.113554.1.2.2", 4 },
+      "mechanism krb5 (1.2.840.113554.1.2.2)", 4 },
     { "trailing byte inside GSS framing",
       "602806062b0601050502a01d301ba019301706092a864886f712010202060a2b0601"
       "0401823702020a00", 0, NEGTOKEN_MALFORMED,
-      "1 unexpected bytes at offset 41 after the end of the GSS initial "
+      "1 unexpected byte at offset 41 after the end of the GSS initial "
       "token", 41 },
     { "NegTokenInit missing mechTypes",
       "601306062b0601050502a0093007a2050403616263", 0, NEGTOKEN_MALFORMED,
