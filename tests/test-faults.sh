@@ -140,7 +140,9 @@ expect server "cannot accept: .*krb5: .*(format|version|keytab).*corrupt.keytab"
     "keytab corrupt: the server says what is wrong with which file"
 
 # Unreadable: the server runs as an unprivileged user, the keytab is root's.
-if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1; then
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1 &&
+    runuser -u nobody -- test -x "$SASL_PEER" 2>/dev/null &&
+    runuser -u nobody -- test -r "$OUR_SO" 2>/dev/null; then
     cp "${KRB5_KTNAME#FILE:}" "$tmp/root-only.keytab"
     chmod 600 "$tmp/root-only.keytab"
     cp "$KRB5_CONFIG" "$tmp/krb5.conf"
@@ -152,7 +154,7 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1; then
         "keytab unreadable (permissions): the server says so"
     SERVER_PREFIX=
 else
-    tap_skip "keytab unreadable (permissions)" "needs root and runuser"
+    tap_skip "keytab unreadable (permissions)" "needs root, runuser, and a build tree the user nobody can read"
 fi
 SERVER_ENV=
 
