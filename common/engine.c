@@ -1141,9 +1141,11 @@ spnego_ctx_free(struct spnego_ctx *ctx)
 
     if (ctx == NULL)
         return;
-    reset_mech_context(ctx);
+    /* Names first: while the mechanism context lives, MIT still has
+     * krb5.conf parsed and releasing them is cheap. */
     (void)gss_release_name(&minor, &ctx->peer);
     (void)gss_release_cred(&minor, &ctx->deleg);
+    reset_mech_context(ctx);
     free(ctx->mech_list);
     free(ctx);
 }

@@ -489,6 +489,36 @@ spnego_creds_order_is_explicit(const struct spnego_creds *creds)
     return creds->explicit_order;
 }
 
+char *
+spnego_creds_name(const struct spnego_creds *creds)
+{
+    OM_uint32 major, minor;
+    gss_name_t name = GSS_C_NO_NAME;
+    gss_buffer_desc disp = GSS_C_EMPTY_BUFFER;
+    char *out = NULL;
+    size_t len;
+
+    if (creds->n_neg == 0)
+        return NULL;
+    major = gss_inquire_cred(&minor, spnego_creds_cred(creds, 0), &name, NULL,
+                             NULL, NULL);
+    if (GSS_ERROR(major) ||
+        GSS_ERROR(gss_display_name(&minor, name, &disp, NULL)))
+        goto cleanup;
+    len = disp.length;
+    while (len > 0 && ((const char *)disp.value)[len - 1] == '\0')
+        len--;
+    out = malloc(len + 1);
+    if (out != NULL) {
+        memcpy(out, disp.value, len);
+        out[len] = '\0';
+    }
+cleanup:
+    (void)gss_release_buffer(&minor, &disp);
+    (void)gss_release_name(&minor, &name);
+    return out;
+}
+
 void
 spnego_creds_describe(const struct spnego_creds *creds, char *buf,
                       size_t bufsize)
@@ -589,15 +619,29 @@ acquire_acceptor(OM_uint32 *minor, const struct spnego_cred_params *p,
 {
     gss_key_value_element_desc kv = { "keytab", p->keytab };
     gss_key_value_set_desc store = { 1, &kv };
+    gss_buffer_desc buf;
+    gss_name_t name = GSS_C_NO_NAME;
+    OM_uint32 major, tmp;
+    int krb5 = spnego_oid_is_krb5(spnego_oid_lookup(set->elements[0].elements,
+                                                    set->elements[0].length));
 
-    if (p->keytab != NULL && spnego_oid_is_krb5(spnego_oid_lookup(
-                                 set->elements[0].elements,
-                                 set->elements[0].length)))
-        return gss_acquire_cred_from(minor, GSS_C_NO_NAME, GSS_C_INDEFINITE,
-                                     set, GSS_C_ACCEPT, &store, cred, NULL,
-                                     NULL);
-    return gss_acquire_cred(minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, set,
-                            GSS_C_ACCEPT, cred, NULL, NULL);
+    /* The service name binds Kerberos to one principal; NTLM has none. */
+    if (krb5 && p->service != NULL) {
+        buf.value = (void *)p->service;
+        buf.length = strlen(p->service);
+        major = gss_import_name(minor, &buf, GSS_C_NT_HOSTBASED_SERVICE,
+                                &name);
+        if (GSS_ERROR(major))
+            return major;
+    }
+    if (krb5 && p->keytab != NULL)
+        major = gss_acquire_cred_from(minor, name, GSS_C_INDEFINITE, set,
+                                      GSS_C_ACCEPT, &store, cred, NULL, NULL);
+    else
+        major = gss_acquire_cred(minor, name, GSS_C_INDEFINITE, set,
+                                 GSS_C_ACCEPT, cred, NULL, NULL);
+    (void)gss_release_name(&tmp, &name);
+    return major;
 }
 
 /* MIT's krb5 mechanism adds CONF and INTEG to every context unless the

@@ -83,6 +83,11 @@ struct spnego_cred_params {
      * "ms-krb5,krb5,1.3.6.1.4.1.311.2.2.10" (see spnego_parse_mech_list);
      * NULL: every available mechanism in the default order krb5, ntlmssp. */
     const char *mechs;
+    /* Acceptor: accept Kerberos only for this host-based service,
+     * "service@host" (as Cyrus does), so that a keytab holding keys of
+     * other services does not make them acceptable here.  NULL: any key in
+     * the keytab. */
+    const char *service;
 };
 
 /*
@@ -131,6 +136,10 @@ gss_cred_id_t spnego_creds_cred(const struct spnego_creds *creds, size_t i);
 /* 1 if the order was set explicitly (the acceptor then prefers its own
  * order over the initiator's). */
 int spnego_creds_order_is_explicit(const struct spnego_creds *creds);
+
+/* The display name of the first credential ("alice@REALM",
+ * "DOMAIN\\alice"), a trailing NUL dropped; malloc'd, NULL if unknown. */
+char *spnego_creds_name(const struct spnego_creds *creds);
 
 /* Write "krb5, ntlmssp" for the negotiable OIDs into buf. */
 void spnego_creds_describe(const struct spnego_creds *creds, char *buf,

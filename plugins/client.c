@@ -14,16 +14,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
 
 #include "credcache.h"
 
+#define TARGET_CACHE 16
+
+/* Target names imported and canonicalised once: gss_init_sec_context would
+ * otherwise convert the name on every call.  Kept until the plugin is
+ * freed (names are shared read-only by connections). */
+struct target_name {
+    char text[512];             /* "service@host" */
+    gss_name_t name;
+};
+
 struct client_glob {
     struct cred_cache *cache;
-    pthread_mutex_t mutex;      /* for the default ccache name */
+    pthread_mutex_t mutex;      /* for what follows */
     char default_ccache[1024];  /* krb5's default, resolved once */
     char for_config[1024];      /* the KRB5_CONFIG it was resolved for */
     int resolved;
+    struct target_name targets[TARGET_CACHE];
+    size_t n_targets;
+    /* Held for the plugin's life: MIT keeps krb5.conf parsed while any
+     * krb5 context exists, instead of re-reading it in each GSS call. */
+    krb5_context krb5;
 };
 
 struct client_conn {
@@ -32,7 +48,8 @@ struct client_conn {
     struct cred_ref *shared;     /* default credentials, from the cache */
     struct spnego_creds *own;    /* credentials from a password */
     struct spnego_creds *creds;  /* whichever of the two is used */
-    gss_name_t target;
+    gss_name_t target;        /* owned, unless target_shared */
+    int target_shared;        /* target belongs to the glob's cache */
     char *name;               /* who we authenticate as (malloc) */
     sasl_interact_t *prompts; /* handed to the application */
     char default_err[1024];   /* why the default credentials failed */
@@ -193,6 +210,7 @@ try_defaults(struct client_conn *k, const struct plugin_options *o)
     req.files[0] = credcache_file_of(ccname);
     req.files[1] = credcache_file_of(ckt);
     req.files[2] = ntlm;
+    req.may_grow = 1u; /* the ticket cache gains service tickets */
     req.params.role = SPNEGO_INITIATOR;
     req.params.mechs = o->mechs;
     if (!cred_cache_get(k->glob->cache, &req, &k->shared, NULL,
@@ -208,7 +226,7 @@ creds_with_password(struct client_conn *k, sasl_client_params_t *cp,
                     const char *password)
 {
     struct spnego_cred_params p = { SPNEGO_INITIATOR, NULL, user, password,
-                                    o->mechs };
+                                    o->mechs, NULL };
     char err[1024];
 
     if (!spnego_creds_acquire(&p, &k->own, err, sizeof(err))) {
@@ -220,36 +238,6 @@ creds_with_password(struct client_conn *k, sasl_client_params_t *cp,
     }
     k->creds = k->own;
     return SASL_OK;
-}
-
-/* The name of the first credential, for canon_user and the authzid
- * check ("alice@REALM", or the NTLM user). */
-static char *
-cred_name(const struct spnego_creds *creds)
-{
-    OM_uint32 major, minor;
-    gss_name_t name = GSS_C_NO_NAME;
-    gss_buffer_desc disp = GSS_C_EMPTY_BUFFER;
-    char *out = NULL;
-    size_t len;
-
-    major = gss_inquire_cred(&minor, spnego_creds_cred(creds, 0), &name,
-                             NULL, NULL, NULL);
-    if (GSS_ERROR(major) ||
-        GSS_ERROR(gss_display_name(&minor, name, &disp, NULL)))
-        goto cleanup;
-    len = disp.length;
-    while (len > 0 && ((const char *)disp.value)[len - 1] == '\0')
-        len--;
-    out = malloc(len + 1);
-    if (out != NULL) {
-        memcpy(out, disp.value, len);
-        out[len] = '\0';
-    }
-cleanup:
-    (void)gss_release_buffer(&minor, &disp);
-    (void)gss_release_name(&minor, &name);
-    return out;
 }
 
 /* GSS-SPNEGO has no authorization identity on the wire: only an empty
@@ -324,27 +312,69 @@ gather_identity(struct client_conn *k, sasl_client_params_t *cp,
     return creds_with_password(k, cp, o, user, password);
 }
 
+/* Import "service@host", canonicalised for Kerberos. */
+static OM_uint32
+import_canonical(const char *text, gss_name_t *out)
+{
+    OM_uint32 major, minor;
+    gss_buffer_desc buf = { strlen(text), (void *)text };
+    gss_name_t name = GSS_C_NO_NAME;
+
+    *out = GSS_C_NO_NAME;
+    major = gss_import_name(&minor, &buf, GSS_C_NT_HOSTBASED_SERVICE, &name);
+    if (GSS_ERROR(major))
+        return major;
+    if (GSS_ERROR(gss_canonicalize_name(&minor, name,
+                                        (gss_OID)gss_mech_krb5, out))) {
+        *out = name; /* no Kerberos here: the plain name will do */
+        return GSS_S_COMPLETE;
+    }
+    (void)gss_release_name(&minor, &name);
+    return GSS_S_COMPLETE;
+}
+
+/* The cached name for text, adding it if there is room. */
+static gss_name_t
+shared_target(struct client_glob *g, const char *text)
+{
+    gss_name_t name = GSS_C_NO_NAME;
+    size_t i;
+
+    pthread_mutex_lock(&g->mutex);
+    for (i = 0; i < g->n_targets; i++) {
+        if (strcmp(g->targets[i].text, text) == 0) {
+            name = g->targets[i].name;
+            break;
+        }
+    }
+    if (name == GSS_C_NO_NAME && g->n_targets < TARGET_CACHE &&
+        strlen(text) < sizeof(g->targets[0].text) &&
+        import_canonical(text, &name) == GSS_S_COMPLETE) {
+        (void)snprintf(g->targets[g->n_targets].text,
+                       sizeof(g->targets[0].text), "%s", text);
+        g->targets[g->n_targets++].name = name;
+    }
+    pthread_mutex_unlock(&g->mutex);
+    return name;
+}
+
 static int
 import_target(struct client_conn *k, sasl_client_params_t *cp)
 {
-    OM_uint32 major, minor;
-    gss_buffer_desc buf;
     char name[1024];
     int n;
 
     n = snprintf(name, sizeof(name), "%s@%s", cp->service, cp->serverFQDN);
     if (n < 0 || (size_t)n >= sizeof(name)) {
-        plugin_error(cp->utils, "GSS-SPNEGO: service name "
-                            "too long");
+        plugin_error(cp->utils, "GSS-SPNEGO: service name too long");
         return SASL_BADPARAM;
     }
-    buf.value = name;
-    buf.length = (size_t)n;
-    major = gss_import_name(&minor, &buf, GSS_C_NT_HOSTBASED_SERVICE,
-                            &k->target);
-    if (GSS_ERROR(major)) {
-        plugin_error(cp->utils, "GSS-SPNEGO: cannot import "
-                            "the service name %s", name);
+    k->target = shared_target(k->glob, name);
+    k->target_shared = k->target != GSS_C_NO_NAME;
+    if (!k->target_shared && import_canonical(name, &k->target) !=
+                                 GSS_S_COMPLETE) {
+        plugin_error(cp->utils, "GSS-SPNEGO: cannot import the service name "
+                     "%s", name);
         return SASL_FAIL;
     }
     return SASL_OK;
@@ -380,7 +410,10 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
         r = gather_identity(k, cp, &o, need, &authzid);
     if (r != SASL_OK)
         return r;
-    k->name = cred_name(k->creds);
+    if (k->shared != NULL && cred_ref_name(k->shared) != NULL)
+        k->name = strdup(cred_ref_name(k->shared));
+    else
+        k->name = spnego_creds_name(k->creds);
     r = check_authzid(cp, authzid, k->name);
     if (r == SASL_OK)
         r = import_target(k, cp);
@@ -414,7 +447,7 @@ client_finish(struct client_conn *k, sasl_client_params_t *cp,
                        oparams);
     if (r != SASL_OK)
         return r;
-    r = plugin_setup_layer(&k->c, &cp->props, cp->external_ssf, oparams);
+    r = plugin_setup_layer(&k->c, 0, &cp->props, cp->external_ssf, oparams);
     if (r != SASL_OK)
         return r;
     oparams->doneflag = 1;
@@ -495,7 +528,8 @@ client_dispose(void *conn, const sasl_utils_t *utils)
         return;
     plugin_conn_cleanup(&k->c);
     free_prompts(k, utils);
-    (void)gss_release_name(&minor, &k->target);
+    if (!k->target_shared)
+        (void)gss_release_name(&minor, &k->target);
     cred_cache_release(k->glob->cache, k->shared);
     spnego_creds_free(k->own);
     free(k->name);
@@ -510,11 +544,17 @@ static void
 client_free(void *glob, const sasl_utils_t *utils)
 {
     struct client_glob *g = glob;
+    OM_uint32 minor;
+    size_t i;
 
     (void)utils;
     if (g == NULL)
         return;
     cred_cache_free(g->cache);
+    for (i = 0; i < g->n_targets; i++)
+        (void)gss_release_name(&minor, &g->targets[i].name);
+    if (g->krb5 != NULL)
+        krb5_free_context(g->krb5);
     pthread_mutex_destroy(&g->mutex);
     free(g);
 }
@@ -563,6 +603,8 @@ sasl_client_plug_init(const sasl_utils_t *utils, int maxversion,
         free(g);
         return SASL_FAIL;
     }
+    if (krb5_init_context(&g->krb5) != 0)
+        g->krb5 = NULL; /* only a cache; everything works without it */
     spnego_client_plugin.glob_context = g;
     *out_version = SASL_CLIENT_PLUG_VERSION;
     *pluglist = &spnego_client_plugin;

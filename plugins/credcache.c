@@ -10,6 +10,7 @@
 struct file_state {
     char path[1024];
     int exists;
+    int may_grow;
     struct stat st;
 };
 
@@ -17,6 +18,7 @@ struct cred_ref {
     struct spnego_creds *creds;
     unsigned refs;             /* the cache's own reference counts too */
     char *key;
+    char *name;                /* initiator: the first credential's name */
     size_t nfiles;
     struct file_state files[CREDCACHE_MAX_FILES];
 };
@@ -49,6 +51,7 @@ ref_free(struct cred_ref *ref)
         return;
     spnego_creds_free(ref->creds);
     free(ref->key);
+    free(ref->name);
     free(ref);
 }
 
@@ -83,6 +86,12 @@ cred_ref_creds(const struct cred_ref *ref)
 }
 
 const char *
+cred_ref_name(const struct cred_ref *ref)
+{
+    return ref->name;
+}
+
+const char *
 credcache_file_of(const char *store)
 {
     if (store == NULL || store[0] == '\0')
@@ -108,11 +117,13 @@ snapshot(const struct cred_request *req, struct file_state *files)
         (void)snprintf(files[n].path, sizeof(files[n].path), "%s",
                        req->files[i]);
         files[n].exists = stat(req->files[i], &files[n].st) == 0;
+        files[n].may_grow = (req->may_grow >> i) & 1u;
         n++;
     }
     return n;
 }
 
+/* a: when the entry was built; b: now. */
 static int
 same_state(const struct file_state *a, const struct file_state *b)
 {
@@ -120,8 +131,11 @@ same_state(const struct file_state *a, const struct file_state *b)
         return 0;
     if (!a->exists)
         return 1;
-    return a->st.st_ino == b->st.st_ino && a->st.st_dev == b->st.st_dev &&
-           a->st.st_size == b->st.st_size &&
+    if (a->st.st_ino != b->st.st_ino || a->st.st_dev != b->st.st_dev)
+        return 0;
+    if (a->may_grow)
+        return b->st.st_size >= a->st.st_size;
+    return a->st.st_size == b->st.st_size &&
            a->st.st_mtim.tv_sec == b->st.st_mtim.tv_sec &&
            a->st.st_mtim.tv_nsec == b->st.st_mtim.tv_nsec;
 }
@@ -158,6 +172,8 @@ build(const struct cred_request *req, const struct file_state *files,
     if (req->neg_mechs != NULL &&
         !spnego_creds_set_neg_mechs(ref->creds, req->neg_mechs, err, errlen))
         goto cleanup;
+    if (req->params.role == SPNEGO_INITIATOR)
+        ref->name = spnego_creds_name(ref->creds);
     memcpy(ref->files, files, nfiles * sizeof(*files));
     ref->nfiles = nfiles;
     ref->refs = 1;

@@ -25,6 +25,10 @@ struct cred_ref;
 struct cred_request {
     const char *key;                          /* the configuration */
     const char *files[CREDCACHE_MAX_FILES];   /* NULL-padded; may be NULL */
+    /* Bit i set: files[i] may grow in place without invalidating the
+     * entry (a ticket cache gains service tickets; kinit or kdestroy
+     * shrink, replace or remove it). */
+    unsigned may_grow;
     struct spnego_cred_params params;
     const char *neg_mechs; /* spnego_creds_set_neg_mechs, or NULL */
 };
@@ -46,6 +50,10 @@ int cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
                    size_t errlen);
 
 struct spnego_creds *cred_ref_creds(const struct cred_ref *ref);
+
+/* Initiator entries: the display name of the first credential ("alice@R",
+ * "DOMAIN\\alice"; a trailing NUL dropped), computed once; NULL if none. */
+const char *cred_ref_name(const struct cred_ref *ref);
 
 /* Drop a reference (NULL is fine). */
 void cred_cache_release(struct cred_cache *cache, struct cred_ref *ref);

@@ -255,7 +255,8 @@ ssf_words(sasl_ssf_t ssf)
 }
 
 int
-plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
+plugin_setup_layer(struct conn *c, int server,
+                   const sasl_security_properties_t *p,
                    sasl_ssf_t external_ssf, sasl_out_params_t *oparams)
 {
     gss_ctx_id_t gss = spnego_ctx_gss(c->engine);
@@ -279,6 +280,17 @@ plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
                            "for a stronger layer (maxssf) or lower minssf",
                            ssf, ssf_words(ssf), p->min_ssf, external_ssf,
                            need);
+        return SASL_TOOWEAK;
+    }
+    if (server && ssf > (p->max_ssf > external_ssf ? p->max_ssf - external_ssf
+                                                   : 0)) {
+        /* The client asked for a layer this application cannot provide
+         * (e.g. Postfix: max_ssf 0); agreeing would break the session. */
+        plugin_error(c->utils, "GSS-SPNEGO: the client asked for a security "
+                     "layer of SSF %u (%s), but this server allows at most "
+                     "max_ssf %u with external SSF %u; the client should ask "
+                     "for less (maxssf=0)", ssf, ssf_words(ssf), p->max_ssf,
+                     external_ssf);
         return SASL_TOOWEAK;
     }
     oparams->mech_ssf = ssf;

@@ -69,10 +69,12 @@ int plugin_engine_error(struct conn *c, enum spnego_status status);
 
 /*
  * After SPNEGO_COMPLETE: derive the SSF from the context flags, check
- * min_ssf (SASL_TOOWEAK with the reason), set up the security layer and
- * the oparams fields for it.
+ * min_ssf (both sides) and, on the server, that the layer the client asked
+ * for is within max_ssf (SASL_TOOWEAK with the reason); set up the
+ * security layer and the oparams fields for it.
  */
-int plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
+int plugin_setup_layer(struct conn *c, int server,
+                       const sasl_security_properties_t *p,
                        sasl_ssf_t external_ssf, sasl_out_params_t *oparams);
 
 /* Free what plugin_* set up in c (not c itself). */

@@ -21,6 +21,9 @@ struct server_glob {
     pthread_mutex_t mutex;   /* for the realm */
     char realm[256];         /* default realm, "" if none */
     int realm_loaded;
+    /* Held for the plugin's life: MIT keeps krb5.conf parsed while any
+     * krb5 context exists, instead of re-reading it in each GSS call. */
+    krb5_context krb5;
 };
 
 struct server_conn {
@@ -41,18 +44,23 @@ keytab_name(const char *option)
 }
 
 static int
-get_creds(struct server_conn *s, const sasl_utils_t *utils,
+get_creds(struct server_conn *s, const sasl_server_params_t *sp,
           const struct plugin_options *o)
 {
+    const sasl_utils_t *utils = sp->utils;
     const char *keytab = keytab_name(o->keytab);
     const char *ntlm = getenv("NTLM_USER_FILE");
     const char *file = credcache_file_of(keytab);
     struct cred_request req;
-    char key[2048], err[1024];
+    char key[2048], err[1024], service[512];
     int fresh = 0;
 
-    (void)snprintf(key, sizeof(key), "keytab=%s\nmechs=%s\nntlm=%s", keytab,
-                   o->mechs != NULL ? o->mechs : "", ntlm != NULL ? ntlm : "");
+    (void)snprintf(service, sizeof(service), "%s@%s",
+                   sp->service != NULL ? sp->service : "host",
+                   sp->serverFQDN != NULL ? sp->serverFQDN : "localhost");
+    (void)snprintf(key, sizeof(key), "keytab=%s\nmechs=%s\nntlm=%s\n"
+                   "service=%s", keytab, o->mechs != NULL ? o->mechs : "",
+                   ntlm != NULL ? ntlm : "", service);
     memset(&req, 0, sizeof(req));
     req.key = key;
     req.files[0] = file;
@@ -60,12 +68,14 @@ get_creds(struct server_conn *s, const sasl_utils_t *utils,
     req.params.role = SPNEGO_ACCEPTOR;
     req.params.keytab = o->keytab;
     req.params.mechs = o->mechs;
+    req.params.service = service;
     req.neg_mechs = o->mechs;
     if (!cred_cache_get(s->glob->cache, &req, &s->creds, &fresh, err,
                         sizeof(err))) {
-        plugin_error(utils, "GSS-SPNEGO: cannot accept: %s (keytab %s%s; "
-                     "check spnego_keytab or KRB5_KTNAME, and NTLM_USER_FILE "
-                     "for NTLM)", err, keytab,
+        plugin_error(utils, "GSS-SPNEGO: cannot accept as %s: %s (keytab "
+                     "%s%s; check spnego_keytab or KRB5_KTNAME, the service "
+                     "principal, and NTLM_USER_FILE for NTLM)", service, err,
+                     keytab,
                      file != NULL && access(file, R_OK) != 0
                          ? ", which cannot be read" : "");
         return SASL_FAIL;
@@ -81,18 +91,15 @@ get_creds(struct server_conn *s, const sasl_utils_t *utils,
 static void
 load_realm(struct server_glob *g)
 {
-    krb5_context k = NULL;
     char *realm = NULL;
 
     pthread_mutex_lock(&g->mutex);
-    if (!g->realm_loaded && krb5_init_context(&k) == 0) {
-        if (krb5_get_default_realm(k, &realm) == 0) {
-            (void)snprintf(g->realm, sizeof(g->realm), "%s", realm);
-            krb5_free_default_realm(k, realm);
-        }
-        krb5_free_context(k);
-        g->realm_loaded = 1;
+    if (!g->realm_loaded && g->krb5 != NULL &&
+        krb5_get_default_realm(g->krb5, &realm) == 0) {
+        (void)snprintf(g->realm, sizeof(g->realm), "%s", realm);
+        krb5_free_default_realm(g->krb5, realm);
     }
+    g->realm_loaded = 1;
     pthread_mutex_unlock(&g->mutex);
 }
 
@@ -168,7 +175,7 @@ server_start(struct server_conn *s, sasl_server_params_t *sp)
     r = plugin_read_options(sp->utils, 0, &o);
     if (r != SASL_OK)
         return r;
-    r = get_creds(s, sp->utils, &o);
+    r = get_creds(s, sp, &o);
     if (r != SASL_OK)
         return r;
     plugin_set_cb(&s->c, sp->cbinding);
@@ -193,7 +200,7 @@ server_finish(struct server_conn *s, sasl_server_params_t *sp,
     r = set_identity(s, sp, oparams);
     if (r != SASL_OK)
         return r;
-    r = plugin_setup_layer(&s->c, &sp->props, sp->external_ssf, oparams);
+    r = plugin_setup_layer(&s->c, 1, &sp->props, sp->external_ssf, oparams);
     if (r != SASL_OK)
         return r;
     oparams->client_creds = spnego_ctx_take_deleg_cred(s->c.engine);
@@ -304,6 +311,8 @@ server_free(void *glob, const sasl_utils_t *utils)
     if (g == NULL)
         return;
     cred_cache_free(g->cache);
+    if (g->krb5 != NULL)
+        krb5_free_context(g->krb5);
     pthread_mutex_destroy(&g->mutex);
     free(g);
 }
@@ -359,6 +368,8 @@ sasl_server_plug_init(const sasl_utils_t *utils, int maxversion,
         free(g);
         return SASL_FAIL;
     }
+    if (krb5_init_context(&g->krb5) != 0)
+        g->krb5 = NULL; /* only a cache, and the realm for names */
     spnego_server_plugin.glob_context = g;
     *out_version = SASL_SERVER_PLUG_VERSION;
     *pluglist = &spnego_server_plugin;

@@ -139,7 +139,7 @@ apply(struct attacker *a, const struct edit *e, struct hx_msg *msg)
         break;
     case FLIP_TOKEN:
         assert_true(tok.has_mech_token && tok.mech_token.len > 0);
-        flipped = malloc(tok.mech_token.len);
+        flipped = malloc(tok.mech_token.len + 1);
         assert_non_null(flipped);
         memcpy(flipped, tok.mech_token.data, tok.mech_token.len);
         flipped[tok.mech_token.len - 1] ^= 0x01;
