@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <gssapi/gssapi.h>
 #include <sasl/sasl.h>
 
 /* ---- fixture ---- */
@@ -540,6 +541,41 @@ replay_detected(void **st)
     session_free(&s);
 }
 
+/* The client asks to pass its credentials (SASL_SEC_PASS_CREDENTIALS):
+ * the server gets them as client_creds (SASL_DELEGATEDCREDS), a usable GSS
+ * credential of the client. */
+static void
+delegated_credentials(void **st)
+{
+    struct session s;
+    sasl_security_properties_t p;
+    const void *creds = NULL;
+    gss_name_t name = GSS_C_NO_NAME;
+    gss_buffer_desc disp = GSS_C_EMPTY_BUFFER;
+    OM_uint32 minor;
+
+    (void)st;
+    memset(&s, 0, sizeof(s));
+    session_new(&s, SASL_SUCCESS_DATA, 0, 256, 0, 256);
+    memset(&p, 0, sizeof(p));
+    p.max_ssf = 256;
+    p.maxbufsize = 65536;
+    p.security_flags = SASL_SEC_PASS_CREDENTIALS;
+    assert_int_equal(sasl_setprop(s.client, SASL_SEC_PROPS, &p), SASL_OK);
+    expect_success(&s, 256, "alice");
+    assert_int_equal(sasl_getprop(s.server, SASL_DELEGATEDCREDS, &creds),
+                     SASL_OK);
+    assert_non_null(creds);
+    assert_false(GSS_ERROR(gss_inquire_cred(&minor, (gss_cred_id_t)creds,
+                                            &name, NULL, NULL, NULL)));
+    assert_false(GSS_ERROR(gss_display_name(&minor, name, &disp, NULL)));
+    assert_int_equal(disp.length, strlen("alice@") + strlen(getenv(
+                                      "SPNEGO_TEST_REALM")));
+    (void)gss_release_buffer(&minor, &disp);
+    (void)gss_release_name(&minor, &name);
+    session_free(&s);
+}
+
 /* ---- channel bindings ---- */
 
 static void
@@ -840,6 +876,7 @@ main(void)
         cmocka_unit_test(authzid_mismatch),
         cmocka_unit_test(credentials_cached_and_refreshed),
         cmocka_unit_test(replay_detected),
+        cmocka_unit_test(delegated_credentials),
         cmocka_unit_test(channel_bindings_match),
         cmocka_unit_test(channel_bindings_mismatch),
         cmocka_unit_test(layer_sizes),
