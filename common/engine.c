@@ -209,6 +209,16 @@ check_mech_requires_mic(struct spnego_ctx *ctx, const gss_buffer_desc *in)
 {
     const struct spnego_mech_ops *ops = ctx->mech->ops;
 
+    /* NTLM authenticates only the client: when the caller asks for
+     * mutual authentication, the acceptor's mechListMIC (made with the
+     * session key, which only a server that checked the password has)
+     * is what proves the server.  Without it a forged accept-completed
+     * would complete the client. */
+    if (ctx->role == SPNEGO_INITIATOR && ctx->mech->id == SPNEGO_OID_NTLMSSP &&
+        (ctx->cfg.req_flags & GSS_C_MUTUAL_FLAG))
+        require_mic(ctx, "NTLM has no mutual authentication of its own; "
+                    "the acceptor's mechListMIC proves the server");
+
     if (ops->requires_mic != NULL && ctx->gss != GSS_C_NO_CONTEXT &&
         ops->requires_mic(ctx->gss, ctx->role,
                           in != GSS_C_NO_BUFFER ? in->value : NULL,

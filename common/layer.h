@@ -7,7 +7,7 @@
  * Encoding wraps in place with gss_wrap_iov into one reusable buffer (one
  * copy of the plaintext, none of the token); decoding reassembles packets
  * from any fragmentation of the input stream into one reusable buffer and
- * unwraps them in place.  Output pointers stay valid until the next call
+ * unwraps them with gss_unwrap.  Replayed or out-of-order packets fail.  Output pointers stay valid until the next call
  * on the same direction.  One layer is used by one thread at a time.
  */
 #ifndef SPNEGO_LAYER_H
@@ -21,7 +21,7 @@
 
 enum layer_status {
     LAYER_OK = 0,
-    LAYER_BAD_LENGTH, /* a packet length of 0 or above the limit */
+    LAYER_BAD_LENGTH, /* a packet length below 16 or above the limit */
     LAYER_BAD_MAC,    /* gss_unwrap refused the token */
     LAYER_NOMEM,
     LAYER_FAIL        /* gss_wrap failed, or the stream already failed */

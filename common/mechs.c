@@ -25,6 +25,24 @@ gss_init_op(OM_uint32 *minor, gss_cred_id_t cred, gss_ctx_id_t *ctx,
                                 ret_flags, NULL);
 }
 
+/* gss-ntlmssp 1.2.0 crashes on a CHALLENGE with an empty TargetName
+ * (gssapi/gss-ntlmssp#90, fixed upstream after Debian 12's version): such
+ * a message never reaches it; no real server sends one. */
+static OM_uint32
+ntlm_init_op(OM_uint32 *minor, gss_cred_id_t cred, gss_ctx_id_t *ctx,
+             gss_name_t target, gss_OID mech, OM_uint32 req_flags,
+             gss_channel_bindings_t cb, gss_buffer_t in, gss_buffer_t out,
+             OM_uint32 *ret_flags)
+{
+    if (in != GSS_C_NO_BUFFER && in->length > 0 &&
+        !ntlm_challenge_target_ok(in->value, in->length)) {
+        *minor = 0;
+        return GSS_S_DEFECTIVE_TOKEN;
+    }
+    return gss_init_op(minor, cred, ctx, target, mech, req_flags, cb, in, out,
+                       ret_flags);
+}
+
 static OM_uint32
 gss_accept_op(OM_uint32 *minor, gss_ctx_id_t *ctx, gss_cred_id_t cred,
               gss_buffer_t in, gss_channel_bindings_t cb,
@@ -112,7 +130,7 @@ const struct spnego_mech_ops spnego_gss_ops = {
 };
 
 static const struct spnego_mech_ops ntlm_ops = {
-    gss_init_op, gss_accept_op, gss_get_mic_op, gss_verify_mic_op,
+    ntlm_init_op, gss_accept_op, gss_get_mic_op, gss_verify_mic_op,
     ntlm_requires_mic, ntlm_after_mic, gss_delete_op
 };
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #define AUTH_NT_RESPONSE_FIELDS 20 /* NtChallengeResponseFields */
+#define CHALLENGE_TARGET_FIELDS 12 /* TargetNameFields */
 #define NTPROOF_LEN 16
 #define CLIENT_CHALLENGE_HEADER 28 /* up to the AV pairs */
 #define AV_EOL 0
@@ -67,4 +68,18 @@ ntlm_auth_has_mic(const uint8_t *msg, size_t len)
     return av_pairs_have_mic(msg + nt_off + NTPROOF_LEN +
                                  CLIENT_CHALLENGE_HEADER,
                              msg + nt_off + nt_len);
+}
+
+int
+ntlm_challenge_target_ok(const uint8_t *msg, size_t len)
+{
+    size_t name_len, name_off;
+
+    if (ntlm_message_type(msg, len) != 2)
+        return 1;
+    if (len < CHALLENGE_TARGET_FIELDS + 8)
+        return 0;
+    name_len = le16(msg + CHALLENGE_TARGET_FIELDS);
+    name_off = le32(msg + CHALLENGE_TARGET_FIELDS + 4);
+    return name_len > 0 && name_off <= len && name_len <= len - name_off;
 }

@@ -19,4 +19,9 @@ uint32_t ntlm_message_type(const uint8_t *msg, size_t len);
  * malformed messages).  Every offset is bounds-checked. */
 int ntlm_auth_has_mic(const uint8_t *msg, size_t len);
 
+/* 0 if msg is a CHALLENGE message whose TargetName field is empty or out
+ * of bounds (gss-ntlmssp 1.2.0 writes through NULL on an empty one:
+ * gssapi/gss-ntlmssp#90); 1 otherwise (including non-CHALLENGE input). */
+int ntlm_challenge_target_ok(const uint8_t *msg, size_t len);
+
 #endif /* SPNEGO_NTLMMSG_H */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* libsasl2 stores every callback as int (*)(void); going through
@@ -184,14 +185,55 @@ mech_loaded(void)
     return 0;
 }
 
+/*
+ * The plugin directory: /tmp/spnego-fuzz-plugins.UID.HASH, HASH of the
+ * plugin's path, holding one symlink to the plugin.  It is kept after
+ * the run (and reused by the next with the same plugin): libsasl2
+ * dlopens the plugin under this path, and sanitizer reports, at a crash
+ * or at exit, symbolize the plugin's frames from it.  A directory that
+ * is not ours alone is refused.
+ */
+static void
+make_plugin_dir(const char *prog, const char *so, char *dir, size_t size)
+{
+    char link_path[PATH_MAX + 32], tmp_path[PATH_MAX + 64];
+    unsigned long h = 5381;
+    const char *p;
+    struct stat st;
+
+    for (p = so; *p != '\0'; p++)
+        h = (h * 33u) ^ (unsigned char)*p;
+    (void)snprintf(dir, size, "/tmp/spnego-fuzz-plugins.%lu.%08lx",
+                   (unsigned long)getuid(), h & 0xffffffffu);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "%s: cannot make the plugin directory %s: %s\n",
+                prog, dir, strerror(errno));
+        exit(1);
+    }
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+        st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+        fprintf(stderr, "%s: %s is not a directory of ours alone (mode "
+                "0700); remove it\n", prog, dir);
+        exit(1);
+    }
+    (void)snprintf(link_path, sizeof(link_path), "%s/libgssspnego.so", dir);
+    (void)snprintf(tmp_path, sizeof(tmp_path), "%s/.libgssspnego.so.%ld",
+                   dir, (long)getpid());
+    (void)unlink(tmp_path);
+    if (symlink(so, tmp_path) != 0 || rename(tmp_path, link_path) != 0) {
+        fprintf(stderr, "%s: cannot link %s to %s: %s\n", prog, link_path,
+                so, strerror(errno));
+        (void)unlink(tmp_path);
+        exit(1);
+    }
+}
+
 void
 fuzz_sasl_setup(const char *prog, int tap_skip)
 {
     static int done;
     static sasl_callback_t global_cb[2];
-    char so[PATH_MAX], dir[] = "/tmp/spnego-fuzz-plugins.XXXXXX";
-    char link_path[sizeof(dir) + 32];
-    int ok;
+    char so[PATH_MAX], dir[PATH_MAX];
 
     if (done)
         return;
@@ -212,29 +254,14 @@ fuzz_sasl_setup(const char *prog, int tap_skip)
      * byte decides them. */
     (void)unsetenv("SPNEGO_MECHS");
     find_plugin(prog, so);
-    if (mkdtemp(dir) == NULL) {
-        fprintf(stderr, "%s: cannot make a plugin directory in /tmp: %s\n",
-                prog, strerror(errno));
-        exit(1);
-    }
-    (void)snprintf(link_path, sizeof(link_path), "%s/libgssspnego.so", dir);
-    if (symlink(so, link_path) != 0) {
-        fprintf(stderr, "%s: cannot link %s to %s: %s\n", prog, link_path,
-                so, strerror(errno));
-        (void)rmdir(dir);
-        exit(1);
-    }
+    make_plugin_dir(prog, so, dir, sizeof(dir));
     global_cb[0].id = SASL_CB_LOG;
     global_cb[0].proc = CB(global_log_cb);
     global_cb[0].context = (void *)prog;
     global_cb[1].id = SASL_CB_LIST_END;
-    /* libsasl2 loads the plugins during init: the directory can go. */
-    ok = sasl_set_path(SASL_PATH_TYPE_PLUGIN, dir) == SASL_OK &&
-         sasl_client_init(global_cb) == SASL_OK &&
-         sasl_server_init(global_cb, "spnego-fuzz") == SASL_OK;
-    (void)unlink(link_path);
-    (void)rmdir(dir);
-    if (!ok) {
+    if (sasl_set_path(SASL_PATH_TYPE_PLUGIN, dir) != SASL_OK ||
+        sasl_client_init(global_cb) != SASL_OK ||
+        sasl_server_init(global_cb, "spnego-fuzz") != SASL_OK) {
         fprintf(stderr, "%s: libsasl2 initialisation failed\n", prog);
         exit(1);
     }
@@ -246,7 +273,8 @@ fuzz_sasl_setup(const char *prog, int tap_skip)
         exit(1);
     }
     if (fuzz_verbose())
-        fprintf(stderr, "%s: plugin %s, host %s\n", prog, so, host);
+        fprintf(stderr, "%s: plugin %s (in %s), host %s\n", prog, so, dir,
+                host);
     done = 1;
 }
 

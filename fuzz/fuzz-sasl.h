@@ -60,13 +60,15 @@ int fuzz_write_input(const char *path, uint8_t config,
 
 /*
  * Process setup, once (later calls return at once): check that we run
- * inside tests/fixture/with-krb5, make a temporary plugin directory with
- * a symlink to the plugin ($SPNEGO_PLUGIN, else
+ * inside tests/fixture/with-krb5, point libsasl2 at a plugin directory
+ * holding only a symlink to the plugin ($SPNEGO_PLUGIN, else
  * $top_builddir/plugins/.libs/libgssspnego.so), sasl_client_init and
- * sasl_server_init, check that GSS-SPNEGO loaded, remove the directory
- * again.  Does not return on failure: prints what is wrong to stderr and
- * exits 1, or, when tap_skip is set (the corpus replayer) and the
- * fixture is missing, prints a TAP skip plan and exits 0.
+ * sasl_server_init, check that GSS-SPNEGO loaded.  The directory,
+ * /tmp/spnego-fuzz-plugins.UID.HASH, stays for sanitizer reports to
+ * symbolize the plugin and is reused by later runs.  Does not return on
+ * failure: prints what is wrong to stderr and exits 1, or, when tap_skip
+ * is set (the corpus replayer) and the fixture is missing, prints a TAP
+ * skip plan and exits 0.
  */
 void fuzz_sasl_setup(const char *prog, int tap_skip);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -106,9 +107,14 @@ main(int argc, char **argv)
     int i, ok = 1;
 
     if (argc < 2) {
+        /* the seed corpus, and the inputs that once found a problem */
         (void)snprintf(def, sizeof(def), "%s/fuzz/corpus/%s",
                        top != NULL ? top : ".", FUZZ_NAME);
         ok = run_path(def);
+        (void)snprintf(def, sizeof(def), "%s/fuzz/findings/%s",
+                       top != NULL ? top : ".", FUZZ_NAME);
+        if (access(def, F_OK) == 0)
+            ok &= run_path(def);
     }
     for (i = 1; i < argc; i++)
         ok &= run_path(argv[i]);

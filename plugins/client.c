@@ -482,6 +482,11 @@ client_step(void *conn, sasl_client_params_t *cp, const char *in,
 
     *out = NULL;
     *outlen = 0;
+    if (k == NULL) {
+        plugin_error(cp->utils, "GSS-SPNEGO: the negotiation already "
+                     "failed; start a new authentication");
+        return SASL_BADAUTH;
+    }
     if (k->c.engine == NULL) {
         r = client_start(k, cp, need);
         if (r != SASL_OK)

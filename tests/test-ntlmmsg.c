@@ -10,6 +10,9 @@
 
 #include "ntlmmsg.h"
 
+/* The 8-byte NTLMSSP signature: seven letters and a zero byte. */
+static const uint8_t ntlmssp_sig[8] = "NTLMSSP";
+
 static void
 put16(uint8_t *p, unsigned v)
 {
@@ -32,7 +35,7 @@ make_auth(uint8_t *buf, size_t cap, const uint8_t *av, size_t av_len)
     size_t resp_len = 16 + 28 + av_len;
 
     memset(buf, 0, cap);
-    memcpy(buf, "NTLMSSP\0", 8);
+    memcpy(buf, ntlmssp_sig, sizeof(ntlmssp_sig));
     put32(buf + 8, 3);
     put16(buf + 20, (unsigned)resp_len);
     put16(buf + 22, (unsigned)resp_len);
@@ -110,6 +113,29 @@ hostile_offsets(void **state)
     assert_int_equal(ntlm_auth_has_mic(buf, len), 0);
 }
 
+/* gss-ntlmssp 1.2.0 crashes on a CHALLENGE with an empty TargetName. */
+static void
+challenge_target_checked(void **state)
+{
+    uint8_t m[64];
+
+    (void)state;
+    memset(m, 0, sizeof(m));
+    memcpy(m, ntlmssp_sig, sizeof(ntlmssp_sig));
+    put32(m + 8, 2);
+    put16(m + 12, 4);  /* TargetName: 4 bytes ... */
+    put16(m + 14, 4);
+    put32(m + 16, 48); /* ... at offset 48 */
+    assert_int_equal(ntlm_challenge_target_ok(m, sizeof(m)), 1);
+    put16(m + 12, 0); /* empty */
+    assert_int_equal(ntlm_challenge_target_ok(m, sizeof(m)), 0);
+    put16(m + 12, 40); /* past the end */
+    assert_int_equal(ntlm_challenge_target_ok(m, sizeof(m)), 0);
+    assert_int_equal(ntlm_challenge_target_ok(m, 16), 0); /* truncated */
+    put32(m + 8, 3); /* not a CHALLENGE: not ours to judge */
+    assert_int_equal(ntlm_challenge_target_ok(m, sizeof(m)), 1);
+}
+
 int
 main(void)
 {
@@ -117,6 +143,7 @@ main(void)
         cmocka_unit_test(message_types),
         cmocka_unit_test(mic_flag_found),
         cmocka_unit_test(hostile_offsets),
+        cmocka_unit_test(challenge_target_checked),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

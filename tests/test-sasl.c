@@ -252,7 +252,7 @@ krb5_case(unsigned max_ssf, unsigned want_ssf, unsigned flags)
     expect_success(&s, want_ssf, "alice");
     /* Kerberos with mutual authentication: one round trip when the
      * application takes success data, two otherwise. */
-    assert_int_equal(s.challenges, flags & SASL_SUCCESS_DATA ? 0 : 1);
+    assert_int_equal(s.challenges, (flags & SASL_SUCCESS_DATA) ? 0 : 1);
     assert_int_equal(s.success_data, (flags & SASL_SUCCESS_DATA) != 0);
     session_free(&s);
 }
@@ -366,7 +366,7 @@ counter_proposal(void **st)
 }
 
 struct env_save {
-    char cc[512], kt[512], ntlm[512], mechs[256];
+    char cc[512], kt[512], mechs[256];
 };
 
 /* No default credentials at all for the client.  gss-ntlmssp's acceptor
@@ -484,7 +484,9 @@ credentials_cached_and_refreshed(void **st)
 
     (void)st;
     assert_non_null(kt);
-    if (strncmp(kt, "FILE:", 5) == 0)
+    /* assert_non_null ends the test on NULL; cmocka 1.1.5 declares no
+     * noreturn, so the analyzer walks past it. */
+    if (strncmp(kt, "FILE:", 5) == 0) // NOLINT(clang-analyzer-core.NonNullParamChecker)
         kt += 5;
     before = acquisitions;
     for (i = 0; i < 3; i++) {
@@ -553,8 +555,12 @@ delegated_credentials(void **st)
     gss_name_t name = GSS_C_NO_NAME;
     gss_buffer_desc disp = GSS_C_EMPTY_BUFFER;
     OM_uint32 minor;
+    /* The fixture's realm, as test-engine's setup_names defaults it. */
+    const char *realm = getenv("SPNEGO_TEST_REALM");
 
     (void)st;
+    if (realm == NULL)
+        realm = "SPNEGO.TEST";
     memset(&s, 0, sizeof(s));
     session_new(&s, SASL_SUCCESS_DATA, 0, 256, 0, 256);
     memset(&p, 0, sizeof(p));
@@ -569,8 +575,7 @@ delegated_credentials(void **st)
     assert_false(GSS_ERROR(gss_inquire_cred(&minor, (gss_cred_id_t)creds,
                                             &name, NULL, NULL, NULL)));
     assert_false(GSS_ERROR(gss_display_name(&minor, name, &disp, NULL)));
-    assert_int_equal(disp.length, strlen("alice@") + strlen(getenv(
-                                      "SPNEGO_TEST_REALM")));
+    assert_int_equal(disp.length, strlen("alice@") + strlen(realm));
     (void)gss_release_buffer(&minor, &disp);
     (void)gss_release_name(&minor, &name);
     session_free(&s);
@@ -762,7 +767,7 @@ layer_several_packets_at_once(void **st)
 
     (void)st;
     layer_session(&s, 256);
-    joined = malloc(3 * 1024);
+    joined = malloc((size_t)3 * 1024);
     assert_non_null(joined);
     for (i = 0; i < 3; i++) {
         char msg[100];
@@ -801,7 +806,34 @@ layer_rejects_bad_lengths(void **st)
     layer_session(&s, 256);
     assert_int_not_equal(sasl_decode(s.server, huge, 4, &dec, &declen),
                          SASL_OK);
-    assert_non_null(strstr(sasl_errdetail(s.server), "the limit is 1 to"));
+    assert_non_null(strstr(sasl_errdetail(s.server), "the limit is 16 to"));
+    session_free(&s);
+}
+
+/* A packet delivered twice (an attacker replaying it) fails the stream. */
+static void
+layer_rejects_replay(void **st)
+{
+    struct session s;
+    const char *enc = NULL, *dec = NULL;
+    unsigned enclen = 0, declen = 0;
+    char *copy;
+
+    (void)st;
+    layer_session(&s, 256);
+    assert_int_equal(sasl_encode(s.client, "once", 4, &enc, &enclen),
+                     SASL_OK);
+    copy = malloc(enclen);
+    assert_non_null(copy);
+    memcpy(copy, enc, enclen);
+    assert_int_equal(sasl_decode(s.server, copy, enclen, &dec, &declen),
+                     SASL_OK);
+    assert_int_equal(declen, 4);
+    assert_int_not_equal(sasl_decode(s.server, copy, enclen, &dec, &declen),
+                         SASL_OK);
+    assert_non_null(strstr(sasl_errdetail(s.server), "replayed or out of "
+                                                     "order"));
+    free(copy);
     session_free(&s);
 }
 
@@ -884,6 +916,7 @@ main(void)
         cmocka_unit_test(layer_several_packets_at_once),
         cmocka_unit_test(layer_rejects_bad_lengths),
         cmocka_unit_test(layer_rejects_tampering),
+        cmocka_unit_test(layer_rejects_replay),
     };
     int rc;
 
