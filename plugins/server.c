@@ -31,6 +31,7 @@ struct server_conn {
     struct cred_ref *creds;
     struct server_glob *glob;
     int asked_for_token;     /* answered an empty message already */
+    gss_cred_id_t deleg;     /* delegated credentials handed out */
 };
 
 /* ---- credentials ---- */
@@ -203,7 +204,10 @@ server_finish(struct server_conn *s, sasl_server_params_t *sp,
     r = plugin_setup_layer(&s->c, 1, &sp->props, sp->external_ssf, oparams);
     if (r != SASL_OK)
         return r;
-    oparams->client_creds = spnego_ctx_take_deleg_cred(s->c.engine);
+    /* Delegated credentials stay ours (released at dispose); the
+     * application may use them until then, as with Cyrus' plugin. */
+    s->deleg = spnego_ctx_take_deleg_cred(s->c.engine);
+    oparams->client_creds = s->deleg != GSS_C_NO_CREDENTIAL ? s->deleg : NULL;
     oparams->doneflag = 1;
     return SASL_OK;
 }
@@ -293,6 +297,7 @@ server_dispose(void *conn, const sasl_utils_t *utils)
     (void)utils;
     if (s == NULL)
         return;
+    (void)gss_release_cred(&minor, &s->deleg);
     if (s->c.engine != NULL) {
         deleg = spnego_ctx_take_deleg_cred(s->c.engine);
         (void)gss_release_cred(&minor, &deleg);
