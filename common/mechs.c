@@ -710,11 +710,12 @@ acquire_initiator(OM_uint32 *minor, const struct spnego_cred_params *p,
      * rather than offer a mechanism that cannot produce a token. */
     major = gss_inquire_cred_by_mech(minor, *cred, set->elements, NULL,
                                      &lifetime, NULL, NULL);
-    if (major == GSS_S_COMPLETE && lifetime == 0) {
+    if (GSS_ROUTINE_ERROR(major) == GSS_S_CREDENTIALS_EXPIRED ||
+        (major == GSS_S_COMPLETE && lifetime == 0)) {
         major = GSS_S_CREDENTIALS_EXPIRED;
         *minor = 0;
     } else {
-        major = GSS_S_COMPLETE;
+        major = GSS_S_COMPLETE; /* a mechanism that cannot say is fine */
     }
 cleanup:
     if (GSS_ERROR(major))

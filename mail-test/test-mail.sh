@@ -53,6 +53,17 @@
 
 HERE=$top_srcdir/mail-test
 OUR_SO=${SPNEGO_PLUGIN:-$top_builddir/plugins/.libs/libgssspnego.so}
+
+# A sanitizer build of the plugin needs the sanitizer runtime preloaded
+# into imapd, Dovecot and smtpd; Cyrus' master then hangs at shutdown and
+# Dovecot does not start (as OpenLDAP's tools hang at exit, see
+# ldap-test/test-ldap.sh).  The plain build runs these tests;
+# MAIL_TEST_SANITIZER=1 runs them anyway.
+if ldd "$OUR_SO" 2>/dev/null | grep -q 'libasan\.so' &&
+    [ "${MAIL_TEST_SANITIZER:-0}" != 1 ]; then
+    echo "1..0 # SKIP sanitizer build of the plugin: ASan-preloaded mail servers hang or fail to start here"
+    exit 0
+fi
 PY=/usr/bin/python3
 CYRUS_BIN=/usr/lib/cyrus/bin
 START_TIMEOUT=20    # seconds for a server to answer

@@ -297,7 +297,7 @@ gather_identity(struct client_conn *k, sasl_client_params_t *cp,
         /* If the application cannot answer, this is what it reports. */
         plugin_error(cp->utils, "GSS-SPNEGO: no usable default credentials "
                      "(%s); an authentication name and password are "
-                     "needed", k->default_err);
+                     "needed (or run kinit)", k->default_err);
     if (n > 0)
         return make_prompts(k, cp, ids, n, need);
     if (k->creds != NULL)
