@@ -167,13 +167,16 @@ hx_session_new(const struct hx_opts *copts, const struct hx_opts *sopts,
     size_t i;
 
     assert_non_null(s);
-    for (i = 0; i < MAX_LIVE && live[i] != NULL; i++)
-        ;
+    for (i = 0; i < MAX_LIVE; i++) {
+        if (live[i] == NULL) {
+            live[i] = s;
+            break;
+        }
+    }
     if (i == MAX_LIVE) {
         free(s);
         fail_msg("more than %d sessions open at once", MAX_LIVE);
     }
-    live[i] = s;
     if (copts != NULL)
         s->copts = *copts;
     if (sopts != NULL)
@@ -299,7 +302,7 @@ hx_exchange(struct hx_session *s, hx_hook hook, void *arg)
     const uint8_t *first = NULL;
     size_t first_len = 0;
     const char *sout = NULL;
-    unsigned soutlen = 0;
+    unsigned soutlen;
     struct hx_msg msg;
     int started = 0;
 

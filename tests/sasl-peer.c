@@ -366,7 +366,7 @@ addr_text(const struct sockaddr_in *sa, char *buf, size_t size)
 static int
 endpoints(int fd, char *local, char *remote, size_t size)
 {
-    struct sockaddr_in a;
+    struct sockaddr_in a = { 0 };
     socklen_t alen = sizeof(a);
 
     if (getsockname(fd, (struct sockaddr *)&a, &alen) != 0)

@@ -86,11 +86,12 @@ make_token(const struct scripted_mech *sm, unsigned leg, gss_buffer_t out)
 
 /* The leg number in `in` if it is a token of sm, else 0. */
 static unsigned
-token_leg(const struct scripted_mech *sm, const gss_buffer_t in)
+token_leg(const struct scripted_mech *sm, const gss_buffer_desc *in)
 {
     const uint8_t *b = in ? in->value : NULL;
 
-    if (b == NULL || in->length != TOKEN_LEN || memcmp(b, "SCRIPTED", 8) ||
+    if (b == NULL || in->length != TOKEN_LEN ||
+        memcmp(b, "SCRIPTED", 8) != 0 ||
         (sm != NULL && (b[8] != sm->arc || b[10] != sm->legs)))
         return 0;
     return b[9];
@@ -253,7 +254,7 @@ scripted_accept(OM_uint32 *minor, gss_ctx_id_t *handle, gss_cred_id_t cred,
 }
 
 static uint32_t
-fnv1a(const gss_buffer_t msg)
+fnv1a(const gss_buffer_desc *msg)
 {
     const uint8_t *b = msg->value;
     uint32_t h = 2166136261u;
@@ -268,11 +269,12 @@ fnv1a(const gss_buffer_t msg)
 
 static void
 mic_bytes(const struct scripted_ctx *ctx, int initiator_made,
-          const gss_buffer_t msg, uint8_t mic[MIC_LEN])
+          const gss_buffer_desc *msg, uint8_t mic[MIC_LEN])
 {
+    static const uint8_t magic[4] = { 'S', 'M', 'I', 'C' }; /* no NUL */
     uint32_t h = fnv1a(msg) ^ ctx->sm->arc;
 
-    memcpy(mic, "SMIC", 4);
+    memcpy(mic, magic, sizeof(magic));
     mic[4] = initiator_made ? 'I' : 'A';
     mic[5] = (uint8_t)(h >> 24);
     mic[6] = (uint8_t)(h >> 16);
@@ -371,7 +373,7 @@ scripted_mech_init(struct scripted_mech *sm, unsigned arc, unsigned legs,
     if (arc < 1 || arc > 127 || legs < 1 || legs > 9 || find_arc(arc))
         return 0;
     for (i = 0; i < SCRIPTED_MAX_MECHS && registry[i] != NULL; i++)
-        continue;
+        ;
     if (i == SCRIPTED_MAX_MECHS)
         return 0;
     memset(sm, 0, sizeof(*sm));

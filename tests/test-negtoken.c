@@ -554,7 +554,7 @@ limit_max_mechs_64(void **state)
     uint8_t *buf = NULL;
     struct negtoken tok;
     der_err err;
-    size_t list = 65 * 11, n;
+    size_t list = (size_t)65 * 11, n;
 
     (void)state;
     assert_non_null(hex);
@@ -815,8 +815,10 @@ main(void)
 
     memcpy(tests, fixed_tests, sizeof(fixed_tests));
     for (i = 0; i < N_BAD; i++) {
+        /* cmocka's state is a plain void *; malformed_token_rejected only
+         * reads the case back through a const pointer. */
         struct CMUnitTest t = cmocka_unit_test_prestate(
-            malformed_token_rejected, (void *)(uintptr_t)&malformed[i]);
+            malformed_token_rejected, (void *)&malformed[i]);
 
         (void)snprintf(names[i], sizeof(names[i]), "malformed: %s",
                        malformed[i].name);

@@ -12,11 +12,11 @@
 
 #include <sasl/sasl.h>
 
-#define THREADS 8
-#define PER_THREAD 500
-#define WARMUP 100
+#define THREADS 8u
+#define PER_THREAD 500u
+#define WARMUP 100u
 /* Allowed heap growth between the warm-up and the end of the run. */
-#define GROWTH_LIMIT (2u * 1024u * 1024u)
+#define GROWTH_LIMIT ((size_t)2 * 1024 * 1024)
 
 static char plugin_dir[256];
 static const char *host;
@@ -31,7 +31,9 @@ struct result {
 static void *
 mutex_alloc(void)
 {
-    pthread_mutex_t *m = malloc(sizeof(*m));
+    /* sizeof the type, not of *m: a pthread_mutex_t is only ever touched
+     * through the pthread_mutex_* functions (CERT FIO38-C). */
+    pthread_mutex_t *m = malloc(sizeof(pthread_mutex_t));
 
     if (m != NULL)
         pthread_mutex_init(m, NULL);
@@ -266,7 +268,7 @@ main(void)
     /* ASan replaces malloc and mallinfo2 then reports nothing. */
     measurable = warm > 0;
     printf("%s 3 - heap in use %zu bytes after the warm-up, %zu after the "
-           "run (limit +%u)%s\n",
+           "run (limit +%zu)%s\n",
            !measurable || after <= warm + GROWTH_LIMIT ? "ok" : "not ok",
            warm, after, GROWTH_LIMIT,
            measurable ? "" : " # SKIP malloc statistics unavailable here");
