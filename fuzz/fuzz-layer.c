@@ -46,7 +46,8 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-const char *__asan_default_options(void);
+/* The sanitizer runtime's hook: its name is reserved by that runtime. */
+const char *__asan_default_options(void); /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 
 /*
  * gss-ntlmssp 1.2.0's gss_unwrap mallocs (length - 16) bytes for a token
@@ -57,7 +58,7 @@ const char *__asan_default_options(void);
  * still overrides it).
  */
 const char *
-__asan_default_options(void)
+__asan_default_options(void) /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 {
     return "allocator_may_return_null=1";
 }
@@ -434,7 +435,7 @@ round_trip_mode(unsigned mode, unsigned flip, const uint8_t *plain,
         wire[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
     feed(&dec, wire, out_len, mode & MODE_CHUNKS, (uint32_t)len + 1u, &f);
-    if (f.out_len > len || (f.out_len > 0 && memcmp(f.out, plain, f.out_len)))
+    if (f.out_len > len || (f.out_len > 0 && memcmp(f.out, plain, f.out_len) != 0))
         fail_check("delivered plaintext that was never sent");
     if (flip == 0 && (f.st != LAYER_OK || f.out_len != len))
         fail_check("a round trip did not deliver the plaintext");

@@ -141,7 +141,7 @@ make_seeds(void)
     static const size_t three_len[3] = { 13, 23, 1 };
     static char big[4500];
     const char *bigp = big;
-    size_t i, big_len = sizeof(big);
+    size_t i, big_len;
     struct stream s = { { 0 }, 0 }, t = { { 0 }, 0 };
     uint8_t len4[4];
     gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;

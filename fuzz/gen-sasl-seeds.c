@@ -88,7 +88,7 @@ run_case(const struct seed_case *sc, struct transcript *cmsgs,
     struct fuzz_config cfg;
     struct fuzz_conn c, s;
     const char *out = NULL, *sout = NULL, *mech = NULL;
-    unsigned outlen = 0, soutlen = 0;
+    unsigned outlen = 0, soutlen;
     int crc, src = SASL_FAIL, first = 1, ok = 0;
 
     fuzz_config_from_byte(sc->config, &cfg);
@@ -182,10 +182,9 @@ main(int argc, char **argv)
 
         memset(&cmsgs, 0, sizeof(cmsgs));
         memset(&sreplies, 0, sizeof(sreplies));
-        if (!run_case(&cases[i], &cmsgs, &sreplies))
-            ok = 0;
-        else if (!write_seed(argv[1], "sasl-server", &cases[i], &cmsgs) ||
-                 !write_seed(argv[1], "sasl-client", &cases[i], &sreplies))
+        if (!run_case(&cases[i], &cmsgs, &sreplies) ||
+            !write_seed(argv[1], "sasl-server", &cases[i], &cmsgs) ||
+            !write_seed(argv[1], "sasl-client", &cases[i], &sreplies))
             ok = 0;
         transcript_free(&cmsgs);
         transcript_free(&sreplies);

@@ -117,7 +117,7 @@ snapshot(const struct cred_request *req, struct file_state *files)
         (void)snprintf(files[n].path, sizeof(files[n].path), "%s",
                        req->files[i]);
         files[n].exists = stat(req->files[i], &files[n].st) == 0;
-        files[n].may_grow = (req->may_grow >> i) & 1u;
+        files[n].may_grow = ((req->may_grow >> i) & 1u) != 0;
         n++;
     }
     return n;
