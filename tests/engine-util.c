@@ -14,6 +14,7 @@
 
 #include "der.h"
 #include "engine-util.h"
+#include "ntlmmsg.h"
 #include "oids.h"
 
 #define ENV_SLOTS 4
@@ -688,67 +689,17 @@ eu_tokens(const struct eu_pair *p)
 
 /* ---- transcript ---- */
 
-uint32_t
-eu_ntlm_type(const uint8_t *msg, size_t len)
-{
-    if (len < 12 || memcmp(msg, "NTLMSSP", 8) != 0)
-        return 0;
-    return (uint32_t)msg[8] | (uint32_t)msg[9] << 8 |
-           (uint32_t)msg[10] << 16 | (uint32_t)msg[11] << 24;
-}
-
-static uint32_t
-le16(const uint8_t *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8;
-}
-
-static uint32_t
-le32(const uint8_t *b)
-{
-    return le16(b) | le16(b + 2) << 16;
-}
-
-int
-eu_ntlm_auth_has_mic(const uint8_t *msg, size_t len)
-{
-    const uint8_t *av, *end;
-    size_t nt_len, nt_off;
-
-    if (len < 28 || eu_ntlm_type(msg, len) != 3)
-        return -1;
-    nt_len = le16(msg + 20);
-    nt_off = le32(msg + 24);
-    /* NTProofStr (16) and the NTLMv2_CLIENT_CHALLENGE header (28) come
-     * before the AV pairs; an NTLMv1 response has none. */
-    if (nt_off > len || nt_len > len - nt_off || nt_len < 44)
-        return 0;
-    av = msg + nt_off + 44;
-    end = msg + nt_off + nt_len;
-    while (end - av >= 4) {
-        uint32_t id = le16(av), alen = le16(av + 2);
-
-        av += 4;
-        if (alen > (size_t)(end - av) || id == 0)
-            break;
-        if (id == 6 && alen == 4)
-            return (le32(av) & 2u) != 0;
-        av += alen;
-    }
-    return 0;
-}
-
 static void
 describe_mech_token(const struct negtoken_bytes *b, char *buf, size_t size)
 {
     static const char *const names[] = { "?", "NEGOTIATE", "CHALLENGE",
                                          "AUTHENTICATE" };
-    uint32_t type = eu_ntlm_type(b->data, b->len);
+    uint32_t type = ntlm_message_type(b->data, b->len);
 
     append(buf, size, "%zu", b->len);
     if (type >= 1 && type <= 3)
         append(buf, size, "(NTLM %s%s)", names[type],
-               type == 3 && eu_ntlm_auth_has_mic(b->data, b->len) == 1
+               type == 3 && ntlm_auth_has_mic(b->data, b->len)
                    ? " with MIC" : "");
 }
 

@@ -244,12 +244,4 @@ void eu_mitm_replace(uint8_t **tok, size_t *len, const struct negtoken *t);
 /* Encode t into a fresh buffer (assert success). */
 uint8_t *eu_encode(const struct negtoken *t, size_t *len_out);
 
-/* 1 if msg is an NTLM AUTHENTICATE message whose NTLMv2 response has
- * MsvAvFlags with the MIC bit, 0 if it has none, -1 if msg is not an
- * AUTHENTICATE message. */
-int eu_ntlm_auth_has_mic(const uint8_t *msg, size_t len);
-
-/* The NTLM message type (1, 2, 3) of msg, or 0 if not NTLMSSP. */
-uint32_t eu_ntlm_type(const uint8_t *msg, size_t len);
-
 #endif /* SPNEGO_TEST_ENGINE_UTIL_H */

@@ -23,6 +23,7 @@
 #include <gssapi/gssapi.h>
 
 #include "engine-util.h"
+#include "ntlmmsg.h"
 #include "engine.h"
 #include "mechs.h"
 #include "negtoken.h"
@@ -196,8 +197,10 @@ assert_ntlm_auth_mic(const struct eu_pair *p, size_t k, int expected)
 
     eu_decode(p, k, &t);
     assert_true(t.has_response_token);
-    assert_int_equal(eu_ntlm_auth_has_mic(t.response_token.data,
-                                          t.response_token.len),
+    assert_int_equal(ntlm_message_type(t.response_token.data,
+                                       t.response_token.len), 3);
+    assert_int_equal(ntlm_auth_has_mic(t.response_token.data,
+                                       t.response_token.len),
                      expected);
 }
 
