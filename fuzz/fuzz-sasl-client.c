@@ -36,24 +36,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* The message in a buffer of its own, so that ASan sees a read past its
- * end (instead of into the next message of the input). */
-static char *
-own_copy(const uint8_t *msg, size_t len)
-{
-    char *p = malloc(len > 0 ? len : 1);
-
-    if (p == NULL)
-        abort();
-    if (len > 0)
-        memcpy(p, msg, len);
-    return p;
-}
-
 static int
 step(sasl_conn_t *conn, const uint8_t *msg, size_t len)
 {
-    char *copy = own_copy(msg, len);
+    char *copy = fuzz_own_copy(msg, len);
     const char *out = NULL;
     unsigned outlen = 0;
     int r;
@@ -80,7 +66,7 @@ decode_rest(sasl_conn_t *conn, const struct fuzz_input *in, size_t i)
     size_t total_in = 0, total_out = 0;
 
     for (; i < in->n; i++) {
-        char *copy = own_copy(in->msg[i], in->len[i]);
+        char *copy = fuzz_own_copy(in->msg[i], in->len[i]);
         const char *out = NULL;
         unsigned outlen = 0;
         int r;

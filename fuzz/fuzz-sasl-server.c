@@ -32,24 +32,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* The message in a buffer of its own, so that ASan sees a read past its
- * end (instead of into the next message of the input). */
-static char *
-own_copy(const uint8_t *msg, size_t len)
-{
-    char *p = malloc(len > 0 ? len : 1);
-
-    if (p == NULL)
-        abort();
-    if (len > 0)
-        memcpy(p, msg, len);
-    return p;
-}
-
 static int
 step(sasl_conn_t *conn, int first, const uint8_t *msg, size_t len)
 {
-    char *copy = own_copy(msg, len);
+    char *copy = fuzz_own_copy(msg, len);
     const char *out = NULL;
     unsigned outlen = 0;
     int r;

@@ -334,3 +334,15 @@ fuzz_touch(const char *out, unsigned len)
         h = h * 31u + (unsigned char)out[i];
     return h;
 }
+
+char *
+fuzz_own_copy(const uint8_t *msg, size_t len)
+{
+    char *p = malloc(len > 0 ? len : 1);
+
+    if (p == NULL)
+        abort();
+    if (len > 0)
+        memcpy(p, msg, len);
+    return p;
+}

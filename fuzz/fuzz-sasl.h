@@ -93,6 +93,11 @@ void fuzz_conn_free(struct fuzz_conn *fc);
  * a value that depends on them. */
 unsigned fuzz_touch(const char *out, unsigned len);
 
+/* msg in a malloc'd buffer of its own (never NULL; aborts when out of
+ * memory), so that ASan sees a read past its end instead of into the next
+ * message of the input.  Free with free(). */
+char *fuzz_own_copy(const uint8_t *msg, size_t len);
+
 /* 1 if $FUZZ_VERBOSE is set: log callbacks and outcomes go to stderr. */
 int fuzz_verbose(void);
 
