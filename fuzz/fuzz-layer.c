@@ -4,13 +4,20 @@
  * gss_wrap_iov/gss_unwrap_iov path) and NTLM (gss-ntlmssp, which has no
  * IOV: the layer's fallback to gss_wrap/gss_unwrap).
  *
- * The contexts come from fuzz/layer-ctx/MECH-{initiator,acceptor}.ctx
- * (exported by gen-layer-seeds.c), imported afresh for every input, so
- * every input starts from the same keys, sequence numbers and cipher
- * state, and the valid packets of the seed corpus verify.  If a
- * mechanism's files cannot be imported, a live pair is made once in the
- * test realm (tests/fixture/with-krb5) instead; then its committed
- * packets fail their integrity check like random ones.
+ * The contexts come from $FUZZ_LAYER_CTX/MECH-{initiator,acceptor}.ctx,
+ * exported by gen-layer-seeds.c together with the seed corpus it encodes
+ * with them (both made at test time, in the realm of the run: a Kerberos
+ * context expires with its ticket, so none is committed).  They are
+ * imported afresh for every input, so every input starts from the same
+ * keys, sequence numbers and cipher state, and the valid packets of the
+ * seeds verify.  Without FUZZ_LAYER_CTX a live pair is made once in the
+ * test realm (tests/fixture/with-krb5) instead; then packets encoded for
+ * another pair fail their integrity check like random ones.
+ *
+ * Replayed by fuzz/replay.c, a seed whose name ends in ".delivers-N",
+ * ".waits" or ".fails" (gen-layer-seeds.c) must have that outcome: so a
+ * replay with contexts that do not match the seeds fails instead of
+ * passing on refusals.
  *
  * The first input byte chooses:
  *   bits 0-2  how the stream is cut into decode calls: whole, 1, 3, 4, 7,
@@ -63,6 +70,10 @@ __asan_default_options(void) /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c
     return "allocator_may_return_null=1";
 }
 
+/* Set by fuzz/replay.c to the file being replayed; absent (NULL address)
+ * under libFuzzer. */
+extern const char *fuzz_replay_input __attribute__((weak));
+
 static const char prog[] = "fuzz-layer";
 static int under_libfuzzer;
 static int verbose;
@@ -94,14 +105,9 @@ static void
 ctx_path(char *buf, size_t size, enum fuzz_mech mech, const char *side)
 {
     const char *dir = getenv("FUZZ_LAYER_CTX");
-    const char *top = getenv("top_srcdir");
 
-    if (dir != NULL && dir[0] != '\0')
-        (void)snprintf(buf, size, "%s/%s-%s.ctx", dir, fuzz_mech_name(mech),
-                       side);
-    else
-        (void)snprintf(buf, size, "%s/fuzz/layer-ctx/%s-%s.ctx",
-                       top != NULL ? top : ".", fuzz_mech_name(mech), side);
+    (void)snprintf(buf, size, "%s/%s-%s.ctx", dir, fuzz_mech_name(mech),
+                   side);
 }
 
 static int
@@ -111,12 +117,15 @@ load_tokens(enum fuzz_mech mech, struct source *src)
     gss_ctx_id_t i = GSS_C_NO_CONTEXT, a = GSS_C_NO_CONTEXT;
     int ok;
 
+    if (getenv("FUZZ_LAYER_CTX") == NULL ||
+        getenv("FUZZ_LAYER_CTX")[0] == '\0')
+        return 0;
     ctx_path(ipath, sizeof(ipath), mech, "initiator");
     ctx_path(apath, sizeof(apath), mech, "acceptor");
     if (!fuzz_read_file(ipath, &src->tok[0]) ||
         !fuzz_read_file(apath, &src->tok[1])) {
-        fprintf(stderr, "%s: cannot read %s and %s (set FUZZ_LAYER_CTX or "
-                "top_srcdir)\n", prog, ipath, apath);
+        fprintf(stderr, "%s: cannot read %s and %s (FUZZ_LAYER_CTX: made "
+                "by fuzz/gen-layer-seeds)\n", prog, ipath, apath);
         return 0;
     }
     ok = fuzz_gss_import(&src->tok[0], &i) &&
@@ -142,9 +151,9 @@ setup_mech(enum fuzz_mech mech, int tap_skip)
     }
     if (getenv("KRB5_KTNAME") == NULL) {
         if (tap_skip) {
-            printf("1..0 # SKIP %s: no importable %s contexts and not "
-                   "inside tests/fixture/with-krb5\n", prog,
-                   fuzz_mech_name(mech));
+            printf("1..0 # SKIP %s: no importable %s contexts "
+                   "(FUZZ_LAYER_CTX) and not inside "
+                   "tests/fixture/with-krb5\n", prog, fuzz_mech_name(mech));
             exit(0);
         }
         fprintf(stderr, "%s: and KRB5_KTNAME is not set, so no live pair "
@@ -158,8 +167,8 @@ setup_mech(enum fuzz_mech mech, int tap_skip)
                 prog, fuzz_mech_name(mech), err);
         exit(1);
     }
-    fprintf(stderr, "%s: using a live %s context pair: the committed %s "
-            "packets of fuzz/corpus/layer will fail their integrity "
+    fprintf(stderr, "%s: using a live %s context pair (no FUZZ_LAYER_CTX): "
+            "%s packets encoded for another pair will fail their integrity "
             "check\n", prog, fuzz_mech_name(mech), fuzz_mech_name(mech));
 }
 
@@ -252,7 +261,11 @@ own_copy(const uint8_t *p, size_t n)
 static void
 fail_check(const char *what)
 {
-    fprintf(stderr, "%s: invariant broken: %s\n", prog, what);
+    fprintf(stderr, "%s: invariant broken: %s%s%s\n", prog, what,
+            &fuzz_replay_input != NULL && fuzz_replay_input != NULL ? ": "
+                                                                    : "",
+            &fuzz_replay_input != NULL && fuzz_replay_input != NULL
+                ? fuzz_replay_input : "");
     abort();
 }
 
@@ -358,6 +371,34 @@ mech_of(unsigned mode)
     return (mode & MODE_NTLMSSP) ? FUZZ_NTLMSSP : FUZZ_KRB5;
 }
 
+/* When replaying a named seed (gen-layer-seeds.c): the outcome its name
+ * promises.  Under libFuzzer, or for other files, nothing is checked. */
+static void
+check_expected(const struct fed *f)
+{
+    const char *path = &fuzz_replay_input != NULL ? fuzz_replay_input : NULL;
+    const char *dot = path != NULL ? strrchr(path, '.') : NULL;
+    const char *slash = path != NULL ? strrchr(path, '/') : NULL;
+    char *end = NULL;
+    unsigned long want;
+
+    if (dot == NULL || (slash != NULL && dot < slash))
+        return;
+    if (strcmp(dot, ".fails") == 0) {
+        if (f->st == LAYER_OK)
+            fail_check("a seed named .fails was accepted");
+    } else if (strcmp(dot, ".waits") == 0) {
+        if (f->st != LAYER_OK || f->out_len != 0)
+            fail_check("a seed named .waits failed or delivered data");
+    } else if (strncmp(dot, ".delivers-", 10) == 0) {
+        want = strtoul(dot + 10, &end, 10);
+        if (f->st != LAYER_OK || end == NULL || *end != '\0' ||
+            f->out_len != want)
+            fail_check("a seed named .delivers-N did not deliver N bytes "
+                       "(contexts not those it was made with?)");
+    }
+}
+
 static void
 decode_mode(unsigned mode, const uint8_t *in, size_t len)
 {
@@ -369,6 +410,7 @@ decode_mode(unsigned mode, const uint8_t *in, size_t len)
     ctx = get_ctx(mech, (mode & MODE_INITIATOR_DECODES) ? 0 : 1);
     layer_up(&l, ctx, mode);
     feed(&l, in, len, mode & MODE_CHUNKS, (uint32_t)len * 2654435761u, &f);
+    check_expected(&f);
     free(f.out);
     spnego_layer_cleanup(&l);
     spnego_layer_cleanup(&l);

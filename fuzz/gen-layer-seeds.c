@@ -1,15 +1,19 @@
 /* gen-layer-seeds.c - make what fuzz-layer needs from real exchanges,
  * Kerberos and NTLM: the exported contexts CTXDIR/MECH-initiator.ctx and
- * CTXDIR/MECH-acceptor.ctx, and seed inputs CORPUSDIR/MECH-NAME (format:
- * fuzz-layer.c) whose packets were encoded by the peer's real layer from
- * those same contexts, so that they verify whenever fuzz-layer imports
- * them.
+ * CTXDIR/MECH-acceptor.ctx, and seed inputs CORPUSDIR/MECH-NAME[.EXPECT]
+ * (format: fuzz-layer.c) whose packets were encoded by the peer's real
+ * layer from those same contexts, so that they verify whenever fuzz-layer
+ * imports them (FUZZ_LAYER_CTX=CTXDIR).
  *
- *   tests/fixture/with-krb5 fuzz/gen-layer-seeds fuzz/layer-ctx \
- *       fuzz/corpus/layer
+ *   tests/fixture/with-krb5 fuzz/gen-layer-seeds CTXDIR CORPUSDIR
  *
- * The exported contexts hold the session keys of a throwaway test realm
- * (tests/fixture/krb5-fixture); nothing else ever used them. */
+ * Nothing of this is committed: a Kerberos context carries its ticket's
+ * end time, so fuzz/test-replay-layer.sh and tests/check make both afresh
+ * in the realm of the run.  EXPECT, read by fuzz-layer when it replays a
+ * file: "delivers-N" (no failure, exactly N bytes of plaintext), "waits"
+ * (no failure, nothing delivered: the stream ends inside a packet),
+ * "fails" (the layer refuses the stream); none for round trips, which
+ * check themselves. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +43,11 @@ static enum fuzz_mech mech;        /* of the seeds being made */
 struct stream {
     uint8_t data[16384];
     size_t len;
+    size_t plain; /* plaintext bytes encoded into data */
 };
+
+/* What the replay must see: the seed name's suffix (see above). */
+enum expect { EXPECT_NONE, EXPECT_DELIVERS, EXPECT_WAITS, EXPECT_FAILS };
 
 static void
 die(const char *what)
@@ -80,6 +88,7 @@ encode(struct stream *s, int side, int conf, int small,
         if (spnego_layer_encode(&l, &iov, 1, &out, &out_len) != LAYER_OK)
             die(l.err);
         append(s, out, out_len);
+        s->plain += len[i];
     }
     spnego_layer_cleanup(&l);
     fuzz_gss_delete(&ctx);
@@ -96,15 +105,37 @@ encode1(struct stream *s, int side, int conf, int small, const char *text)
 static const char *outdir;
 
 static void
-write_seed(const char *name, unsigned mode, const struct stream *s)
+reset(struct stream *s)
 {
-    char path[4096];
+    s->len = 0;
+    s->plain = 0;
+}
+
+static void
+write_seed(const char *name, unsigned mode, const struct stream *s,
+           enum expect expect)
+{
+    char path[4096], suffix[32];
     uint8_t buf[sizeof(s->data) + 1];
 
     buf[0] = (uint8_t)(mode | (mech == FUZZ_NTLMSSP ? NTLMSSP : 0));
     memcpy(buf + 1, s->data, s->len);
-    (void)snprintf(path, sizeof(path), "%s/%s-%s", outdir,
-                   fuzz_mech_name(mech), name);
+    switch (expect) {
+    case EXPECT_DELIVERS:
+        (void)snprintf(suffix, sizeof(suffix), ".delivers-%zu", s->plain);
+        break;
+    case EXPECT_WAITS:
+        (void)snprintf(suffix, sizeof(suffix), ".waits");
+        break;
+    case EXPECT_FAILS:
+        (void)snprintf(suffix, sizeof(suffix), ".fails");
+        break;
+    default:
+        suffix[0] = '\0';
+        break;
+    }
+    (void)snprintf(path, sizeof(path), "%s/%s-%s%s", outdir,
+                   fuzz_mech_name(mech), name, suffix);
     if (!fuzz_write_file(path, buf, s->len + 1)) {
         fprintf(stderr, "%s: cannot write %s: %s\n", prog, path,
                 strerror(errno));
@@ -115,21 +146,22 @@ write_seed(const char *name, unsigned mode, const struct stream *s)
 
 static void
 seed_text(const char *name, unsigned mode, int side, int conf,
-          const char *text)
+          const char *text, enum expect expect)
 {
-    struct stream s = { { 0 }, 0 };
+    struct stream s = { { 0 }, 0, 0 };
 
     encode1(&s, side, conf, (mode & SMALL) != 0, text);
-    write_seed(name, mode, &s);
+    write_seed(name, mode, &s, expect);
 }
 
 static void
-raw_seed(const char *name, unsigned mode, const void *p, size_t n)
+raw_seed(const char *name, unsigned mode, const void *p, size_t n,
+         enum expect expect)
 {
-    struct stream s = { { 0 }, 0 };
+    struct stream s = { { 0 }, 0, 0 };
 
     append(&s, p, n);
-    write_seed(name, mode, &s);
+    write_seed(name, mode, &s, expect);
 }
 
 static void
@@ -142,7 +174,7 @@ make_seeds(void)
     static char big[4500];
     const char *bigp = big;
     size_t i, big_len;
-    struct stream s = { { 0 }, 0 }, t = { { 0 }, 0 };
+    struct stream s = { { 0 }, 0, 0 }, t = { { 0 }, 0, 0 };
     uint8_t len4[4];
     gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
     gss_buffer_desc msg = { 5, (void *)"hello" }, mic = GSS_C_EMPTY_BUFFER;
@@ -152,64 +184,78 @@ make_seeds(void)
         big[i] = (char)('a' + i % 26);
 
     /* valid packets from the initiator, cut in every way */
-    seed_text("conf-one-packet", WHOLE, 0, 1, "hello, world");
+    seed_text("conf-one-packet", WHOLE, 0, 1, "hello, world",
+              EXPECT_DELIVERS);
     encode(&s, 0, 1, 0, three, three_len, 3);
-    write_seed("conf-three-packets", WHOLE, &s);
-    write_seed("conf-three-packets-1-byte-cuts", ONE_BYTE, &s);
-    write_seed("conf-three-packets-4-byte-cuts", HEADERS, &s);
-    write_seed("conf-three-packets-random-cuts", RANDOM_CUTS, &s);
-    s.len = 0;
+    write_seed("conf-three-packets", WHOLE, &s, EXPECT_DELIVERS);
+    write_seed("conf-three-packets-1-byte-cuts", ONE_BYTE, &s,
+               EXPECT_DELIVERS);
+    write_seed("conf-three-packets-4-byte-cuts", HEADERS, &s,
+               EXPECT_DELIVERS);
+    write_seed("conf-three-packets-random-cuts", RANDOM_CUTS, &s,
+               EXPECT_DELIVERS);
+    reset(&s);
     big_len = 3000;
     encode(&s, 0, 1, 0, &bigp, &big_len, 1);
-    write_seed("conf-3000-byte-packet-64-byte-cuts", SIXTY_FOUR, &s);
+    write_seed("conf-3000-byte-packet-64-byte-cuts", SIXTY_FOUR, &s,
+               EXPECT_DELIVERS);
     big_len = sizeof(big);
-    s.len = 0;
+    reset(&s);
     encode(&s, 0, 1, 1, &bigp, &big_len, 1);
-    write_seed("conf-small-limits-two-packets", SMALL, &s);
+    write_seed("conf-small-limits-two-packets", SMALL, &s, EXPECT_DELIVERS);
 
     /* the acceptor's packets, decoded by the initiator */
     seed_text("initiator-decodes-conf-packet", INITIATOR_DECODES, 1, 1,
-              "from the server");
+              "from the server", EXPECT_DELIVERS);
     seed_text("initiator-decodes-integ-packet", INITIATOR_DECODES | INTEG, 1,
-              0, "from the server, signed");
+              0, "from the server, signed", EXPECT_DELIVERS);
 
-    /* integrity only */
-    seed_text("integ-layer-integ-packet", INTEG, 0, 0, "signed only");
-    seed_text("integ-layer-conf-packet", INTEG, 0, 1, "sealed anyway");
-    seed_text("conf-layer-integ-packet", WHOLE, 0, 0, "not sealed");
+    /* integrity only; a sealed packet is more than an integrity layer
+     * asks for and is accepted, a signed one on a sealing layer is not
+     * (gss-ntlmssp seals every wrap token, asked or not) */
+    seed_text("integ-layer-integ-packet", INTEG, 0, 0, "signed only",
+              EXPECT_DELIVERS);
+    seed_text("integ-layer-conf-packet", INTEG, 0, 1, "sealed anyway",
+              EXPECT_DELIVERS);
+    seed_text("conf-layer-integ-packet", WHOLE, 0, 0, "not sealed",
+              mech == FUZZ_KRB5 ? EXPECT_FAILS : EXPECT_DELIVERS);
 
     /* the wrong side's packet: the acceptor reading its own */
-    seed_text("acceptor-reads-own-packet", WHOLE, 1, 1, "reflected");
+    seed_text("acceptor-reads-own-packet", WHOLE, 1, 1, "reflected",
+              EXPECT_FAILS);
 
     /* replayed and reordered packets */
-    s.len = 0;
+    reset(&s);
     encode1(&s, 0, 1, 0, "once");
     append(&s, s.data, s.len);
-    write_seed("replayed-packet", WHOLE, &s);
-    s.len = 0;
+    write_seed("replayed-packet", WHOLE, &s, EXPECT_FAILS);
+    reset(&s);
     encode(&s, 0, 1, 0, three, three_len, 2);
-    t.len = 0;
+    reset(&t);
     encode(&t, 0, 1, 0, three, three_len, 1); /* the first packet alone */
     memmove(s.data, s.data + t.len, s.len - t.len);
     memcpy(s.data + s.len - t.len, t.data, t.len);
-    write_seed("reordered-packets", WHOLE, &s);
+    write_seed("reordered-packets", WHOLE, &s, EXPECT_FAILS);
 
     /* broken framing and tokens */
-    s.len = 0;
+    reset(&s);
     encode1(&s, 0, 1, 0, "tampered");
     s.data[s.len - 3] ^= 0x10;
-    write_seed("tampered-packet", WHOLE, &s);
-    s.len = 0;
+    write_seed("tampered-packet", WHOLE, &s, EXPECT_FAILS);
+    reset(&s);
     encode1(&s, 0, 1, 0, "cut short");
     s.len--;
-    write_seed("truncated-packet", WHOLE, &s);
-    s.len = 0;
+    write_seed("truncated-packet", WHOLE, &s, EXPECT_WAITS);
+    reset(&s);
     encode1(&s, 0, 1, 0, "then garbage");
     append(&s, "\x00\x00\x00\x05garbage", 11);
-    write_seed("packet-then-garbage", WHOLE, &s);
-    raw_seed("zero-length-packet", WHOLE, "\x00\x00\x00\x00", 4);
-    raw_seed("packet-over-small-limit", SMALL, "\x00\x00\x10\x01zz", 6);
-    raw_seed("packet-over-plugin-limit", WHOLE, "\x01\x00\x00\x00", 4);
+    write_seed("packet-then-garbage", WHOLE, &s, EXPECT_FAILS);
+    raw_seed("zero-length-packet", WHOLE, "\x00\x00\x00\x00", 4,
+             EXPECT_FAILS);
+    raw_seed("packet-over-small-limit", SMALL, "\x00\x00\x10\x01zz", 6,
+             EXPECT_FAILS);
+    raw_seed("packet-over-plugin-limit", WHOLE, "\x01\x00\x00\x00", 4,
+             EXPECT_FAILS);
 
     /* a MIC token where a wrap token belongs */
     if (!fuzz_gss_import(&tok[mech][0], &ctx) ||
@@ -219,24 +265,26 @@ make_seeds(void)
     len4[1] = (uint8_t)(mic.length >> 16);
     len4[2] = (uint8_t)(mic.length >> 8);
     len4[3] = (uint8_t)mic.length;
-    s.len = 0;
+    reset(&s);
     append(&s, len4, 4);
     append(&s, mic.value, mic.length);
-    write_seed("mic-token-instead-of-wrap", WHOLE, &s);
+    write_seed("mic-token-instead-of-wrap", WHOLE, &s, EXPECT_FAILS);
     (void)gss_release_buffer(&minor, &mic);
     fuzz_gss_delete(&ctx);
 
     /* round trips: a byte choosing a bit to flip (0: none), then the
-     * plaintext */
-    raw_seed("round-trip-hello", ROUND_TRIP, "\0hello", 6);
-    raw_seed("round-trip-empty", ROUND_TRIP, "\0", 1);
-    raw_seed("round-trip-integ", ROUND_TRIP | INTEG, "\0signed only", 12);
+     * plaintext; fuzz-layer checks them itself, with any pair */
+    raw_seed("round-trip-hello", ROUND_TRIP, "\0hello", 6, EXPECT_NONE);
+    raw_seed("round-trip-empty", ROUND_TRIP, "\0", 1, EXPECT_NONE);
+    raw_seed("round-trip-integ", ROUND_TRIP | INTEG, "\0signed only", 12,
+             EXPECT_NONE);
     raw_seed("round-trip-server-to-client", ROUND_TRIP | INITIATOR_DECODES,
-             "\0from the server", 16);
-    raw_seed("round-trip-bit-flipped", ROUND_TRIP, "\x2atamper me", 10);
+             "\0from the server", 16, EXPECT_NONE);
+    raw_seed("round-trip-bit-flipped", ROUND_TRIP, "\x2atamper me", 10,
+             EXPECT_NONE);
     big[0] = 0;
     raw_seed("round-trip-small-limits-random-cuts",
-             ROUND_TRIP | SMALL | RANDOM_CUTS, big, sizeof(big));
+             ROUND_TRIP | SMALL | RANDOM_CUTS, big, sizeof(big), EXPECT_NONE);
 }
 
 /* Make a pair of `m`, export both sides to CTXDIR/MECH-SIDE.ctx and keep

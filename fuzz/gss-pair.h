@@ -1,10 +1,10 @@
 /*
  * gss-pair.h - established context pairs (Kerberos or NTLM) for
  * fuzz-layer.c and gen-layer-seeds.c: made live inside the test realm
- * (tests/fixture/with-krb5), or imported from the exported contexts
- * committed in fuzz/layer-ctx/ (which needs no realm: the exported token
- * carries the keys, sequence numbers and cipher state, so every import
- * starts from the same state and the committed packets verify).
+ * (tests/fixture/with-krb5), or imported from contexts exported by
+ * gen-layer-seeds in the same test run (which needs no realm: the
+ * exported token carries the keys, sequence numbers and cipher state, so
+ * every import starts from the same state and the seed packets verify).
  */
 #ifndef SPNEGO_FUZZ_GSS_PAIR_H
 #define SPNEGO_FUZZ_GSS_PAIR_H
@@ -23,7 +23,7 @@ enum fuzz_mech {
     FUZZ_NTLMSSP    /* gss-ntlmssp: no IOV, the layer's plain path */
 };
 
-/* "krb5" or "ntlmssp" (also the file name prefix in fuzz/layer-ctx). */
+/* "krb5" or "ntlmssp" (also the file name prefix of exported contexts). */
 const char *fuzz_mech_name(enum fuzz_mech mech);
 
 /*

@@ -12,6 +12,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The file being replayed, for a target that checks an expected outcome
+ * named in the file name (fuzz-layer.c declares it weak: under libFuzzer
+ * it does not exist). */
+const char *fuzz_replay_input;
+
 static unsigned long count;
 
 static int
@@ -30,7 +35,9 @@ run_file(const char *path)
     buf = malloc((size_t)size + 1);
     if (buf == NULL || fread(buf, 1, (size_t)size, f) != (size_t)size)
         goto cleanup;
+    fuzz_replay_input = path;
     (void)LLVMFuzzerTestOneInput(buf, (size_t)size);
+    fuzz_replay_input = NULL;
     ok = 1;
 cleanup:
     printf("%s %lu - %s\n", ok ? "ok" : "not ok", ++count, path);
@@ -106,6 +113,9 @@ main(int argc, char **argv)
     const char *top = getenv("top_srcdir");
     int i, ok = 1;
 
+    /* every TAP line out before a target that aborts on a broken
+     * invariant takes the process down */
+    (void)setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         /* the seed corpus, and the inputs that once found a problem */
         (void)snprintf(def, sizeof(def), "%s/fuzz/corpus/%s",

@@ -14,8 +14,8 @@
 #    `ldapsearch -Y GSS-SPNEGO` of alice's entry through the layer: no
 #    failure, slapd logged every bind, slapd alive and serving afterwards,
 #    and slapd's memory after the 1,000 within a bound of its memory after
-#    the first 100: the malloc heap in use (read with gdb calling
-#    malloc_stats() in slapd; skipped without gdb) grows by less than
+#    the first 100: the malloc heap in use (read by ldap-test/heapstat.so,
+#    preloaded into slapd; skipped if it was not built) grows by less than
 #    HEAP_BOUND, and VmRSS by less than RSS_BOUND.  slapd runs with a fixed
 #    pool of 8 threads, which the first 100 iterations fill: each pool
 #    thread has its own malloc arena and per-thread buffers, so the two
@@ -230,32 +230,29 @@ proc_mem() {
 
 # heap_mem: HEAP (bytes in use in slapd's malloc arenas: the small and
 # medium blocks a leak is made of) and HEAP_MMAP (bytes in blocks malloc
-# mmapped one by one: slapd's per-thread search stacks of ~10 MiB), from
-# gdb calling malloc_stats() inside slapd, which prints to slapd's stderr
-# (its log).  1 if gdb is missing or that fails.
+# mmapped one by one: slapd's per-thread search stacks of ~10 MiB), asked
+# of ldap-test/heapstat.so, which the load slapd runs preloaded (a thread
+# of its own answers on a FIFO; gdb's malloc_stats() call used before
+# corrupts the process on some kernels).  1 if that is not there or does
+# not answer.
 # shellcheck disable=SC2034 # HEAP_MMAP: read through measure's eval
 heap_mem() {
     HEAP=- HEAP_MMAP=-
-    [ -n "$GDB" ] || return 1
-    h_mark=$(wc -l <"$LDAP_TEST_LOG" | tr -d ' ')
-    timeout 60 "$GDB" -p "$LDAP_TEST_PID" -batch -nx \
-        -ex 'call (void) malloc_stats()' >"$T/gdb.out" 2>&1 || {
-        tap_diag "gdb -p $LDAP_TEST_PID failed:" "$(tail -n 5 "$T/gdb.out")"
+    [ -n "$HEAPSTAT" ] && [ -p "$T/heapstat/request" ] || return 1
+    rm -f "$T/heapstat/answer"
+    timeout 10 sh -c 'echo > "$1"' sh "$T/heapstat/request" || {
+        tap_diag "heapstat in slapd pid $LDAP_TEST_PID did not take the request"
         return 1
     }
-    h_v=$(tail -n "+$((h_mark + 1))" "$LDAP_TEST_LOG" | awk '
-        /^Arena [0-9]+:/ { arena = 1; next }
-        /^Total \(incl\. mmap\):/ { arena = 0; total = 1; next }
-        /^in use bytes/ {
-            if (arena) { sum += $NF; arena = 0 }
-            else if (total) { all = $NF; total = 0 }
-        }
-        END { if (all == "") exit 1; print sum, all - sum }') || {
-        tap_diag "no malloc_stats() output from slapd pid $LDAP_TEST_PID in $LDAP_TEST_LOG"
-        return 1
-    }
-    HEAP=${h_v% *}
-    HEAP_MMAP=${h_v#* }
+    h_end=$(($(date +%s) + 10))
+    until [ -s "$T/heapstat/answer" ]; do
+        if [ "$(date +%s)" -ge "$h_end" ]; then
+            tap_diag "no answer from heapstat in slapd pid $LDAP_TEST_PID"
+            return 1
+        fi
+        sleep 0.05
+    done
+    read -r HEAP HEAP_MMAP <"$T/heapstat/answer"
 }
 
 # measure NAME: proc_mem and heap_mem into NAME_VMRSS, NAME_HEAP, ...
@@ -362,7 +359,13 @@ kib() {
 
 group_load() {
     printf 'threads %s\n' "$LOAD_THREADS" >"$T/threads.conf"
-    server_up load --debug stats --conf-extra "$T/threads.conf"
+    mkdir -p "$T/heapstat"
+    if [ -n "$HEAPSTAT" ]; then
+        server_up load --debug stats --conf-extra "$T/threads.conf" \
+            --wrapper "env LD_PRELOAD=$HEAPSTAT${LD_PRELOAD:+:$LD_PRELOAD} HEAPSTAT_DIR=$T/heapstat"
+    else
+        server_up load --debug stats --conf-extra "$T/threads.conf"
+    fi
     g_rc=$?
     if [ "$g_rc" -ne 0 ]; then
         for c in "ldapwhoami binds" "ldapsearch binds" "binds logged" \
@@ -420,7 +423,7 @@ group_load() {
     fi
     if [ "$AT100_HEAP" = - ] || [ "$ATEND_HEAP" = - ]; then
         tap_skip "load: slapd's heap in use after $LOAD_TOTAL iterations within $(kib "$HEAP_BOUND") of after $LOAD_FIRST" \
-            "${GDB:-gdb not installed}${GDB:+ could not read malloc_stats()}"
+            "${HEAPSTAT:-ldap-test/heapstat.so not built}${HEAPSTAT:+ did not answer}"
     else
         d=$((ATEND_HEAP - AT100_HEAP))
         per=$((d / (2 * (LOAD_TOTAL - LOAD_FIRST))))
@@ -441,7 +444,6 @@ group_load() {
 # (valgrind shows it, with this plugin's frames below gss-ntlmssp's; the
 # gss-ntlmssp entry of tests/valgrind.supp suppresses it).
 ntlm_info() {
-    [ -n "$GDB" ] || return 0
     heap_mem || return 0
     i_before=$HEAP
     mark
@@ -708,7 +710,8 @@ group_valgrind_server() {
 
 # ---- main -----------------------------------------------------------------------
 
-GDB=$(command -v gdb 2>/dev/null || true)
+HEAPSTAT=$top_builddir/ldap-test/.libs/heapstat.so
+[ -f "$HEAPSTAT" ] || HEAPSTAT=
 VALGRIND=$(command -v valgrind 2>/dev/null || true)
 
 group_load

@@ -272,7 +272,10 @@ for lib in libasan libubsan; do
         awk -v l="$lib" '$1 ~ "^" l "\\.so" && $3 ~ /^\// { print $3; exit }')
     [ -z "$l" ] || SAN_PRELOAD="$SAN_PRELOAD${SAN_PRELOAD:+:}$l"
 done
-PRELOAD="$SAN_PRELOAD${SAN_PRELOAD:+:}$tmp/syslog-shim.so"
+# What the caller preloads stays (tests/check's time-travel phase preloads
+# libfaketime into everything), after the sanitizer runtime, which must
+# come first.
+PRELOAD="$SAN_PRELOAD${SAN_PRELOAD:+:}${LD_PRELOAD:+$LD_PRELOAD:}$tmp/syslog-shim.so"
 
 # Kerberos for the servers: the fixture's directory is private to the
 # caller, so they get copies of krb5.conf and of the service keytab.
@@ -319,6 +322,8 @@ start_svc() {
     # shellcheck disable=SC2086  # SETSID, AS_SVC: command prefixes or empty
     $SETSID $AS_SVC env -i PATH="$SVC_PATH" LANG=C HOME="$tmp" TMPDIR="$tmp/krb" \
         MAIL_TEST_SYSLOG="$_sys" LD_PRELOAD="$PRELOAD" \
+        ${FAKETIME+"FAKETIME=$FAKETIME"} \
+        ${FAKETIME_DONT_FAKE_MONOTONIC+"FAKETIME_DONT_FAKE_MONOTONIC=$FAKETIME_DONT_FAKE_MONOTONIC"} \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
         KRB5_CONFIG="$tmp/krb/krb5.conf" KRB5_KTNAME="FILE:$tmp/krb/keytab" \
         KRB5RCACHEDIR="$tmp/krb/rcache" SASL_PATH="$_sasl" \
@@ -618,7 +623,7 @@ default_internal_group = $SVC_GROUP
 first_valid_uid = 1
 first_valid_gid = 1
 mail_location = maildir:$V/mail/%n
-import_environment = TZ KRB5_CONFIG KRB5RCACHEDIR KRB5_KTNAME LD_PRELOAD ASAN_OPTIONS
+import_environment = TZ KRB5_CONFIG KRB5RCACHEDIR KRB5_KTNAME LD_PRELOAD ASAN_OPTIONS FAKETIME FAKETIME_DONT_FAKE_MONOTONIC
 passdb {
   driver = static
   args = nopassword=y
@@ -823,7 +828,7 @@ smtpd_relay_restrictions = permit_sasl_authenticated, reject
 smtpd_etrn_restrictions = check_sasl_access inline:{ { alice = REJECT SASL login name is alice } }, reject
 # SASL_PATH (the plugin directory) must be in the environment when smtpd
 # initializes SASL; keep these through smtpd's environment cleaning.
-import_environment = MAIL_CONFIG TZ LANG=C KRB5_CONFIG KRB5_KTNAME KRB5RCACHEDIR SASL_PATH
+import_environment = MAIL_CONFIG TZ LANG=C KRB5_CONFIG KRB5_KTNAME KRB5RCACHEDIR SASL_PATH FAKETIME FAKETIME_DONT_FAKE_MONOTONIC
 EOF
     : >"$P/conf/master.cf"
     if [ "$_sa" = 1 ]; then

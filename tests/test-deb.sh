@@ -139,38 +139,12 @@ trap 'exit 129' HUP
 
 # ---- 1. a clean copy of the source tree -------------------------------------
 
-# An untracked file that is a product of an in-tree build (the top-level
-# configure outputs, ELF objects and programs, libtool wrappers, packages).
-is_artefact() {
-    case $1 in
-        Makefile | config.h | config.status | config.log | libtool | stamp-h1 | \
-            *.tar.gz | *.tar.xz | *.deb | *.changes | *.buildinfo | *.dsc)
-            return 0 ;;
-    esac
-    [ -f "$top_srcdir/$1" ] || return 0
-    case $(od -An -N4 -c -- "$top_srcdir/$1" 2>/dev/null | tr -d ' ') in
-        177ELF | '!<ar') return 0 ;;
-    esac
-    head -n 5 -- "$top_srcdir/$1" 2>/dev/null |
-        grep -q 'temporary wrapper script' && return 0
-    return 1
-}
-
 version=$(dpkg-parsechangelog -l "$top_srcdir/debian/changelog" -S Version)
 upstream=${version%-*}
 src=$tmp/sasl-spnego-$upstream
-mkdir "$src"
-(
-    cd "$top_srcdir" || exit 1
-    git ls-files --cached | sort -u | while IFS= read -r f; do
-        [ -f "$f" ] && printf '%s\n' "$f"
-    done
-    git ls-files --others --exclude-standard | while IFS= read -r f; do
-        is_artefact "$f" || printf '%s\n' "$f"
-    done
-) >"$tmp/files"
-tar -C "$top_srcdir" --no-recursion -cf - -T "$tmp/files" | tar -C "$src" -xf -
+"$top_srcdir/tests/clean-copy" "$top_srcdir" "$src"
 copied=$?
+(cd "$src" && find . -type f) >"$tmp/files"
 leftover=$(cd "$src" && ls -d configure Makefile.in config.status _build 2>/dev/null)
 [ "$copied" = 0 ] && [ -z "$leftover" ] && [ -x "$src/debian/rules" ]
 tap_ok $? "a clean copy of the tree: $(wc -l <"$tmp/files") files, no build artefacts"

@@ -165,9 +165,12 @@ SERVER_ENV=
 # ---- clock skew and an expired ticket (faketime) ------------------------------
 if command -v faketime >/dev/null 2>&1; then
     # faketime preloads its library: an ASan build must not insist on
-    # coming first.
-    SERVER_PREFIX="faketime -f +1h"
-    SERVER_ENV="SASL_PEER_OPT_spnego_mechs=krb5 ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0"
+    # coming first.  The times are absolute (seconds since the epoch,
+    # FAKETIME_FMT=%s), counted from the clock this test sees, which
+    # tests/check's time-travel phase has moved already: a relative
+    # offset would replace that phase's offset instead of adding to it.
+    SERVER_PREFIX="faketime -f @$(($(now) + 3600))"
+    SERVER_ENV="SASL_PEER_OPT_spnego_mechs=krb5 FAKETIME_FMT=%s ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0"
     run_pair
     expect server "Clock skew too great" \
         "clock skew: the server reports the skew"
@@ -175,8 +178,8 @@ if command -v faketime >/dev/null 2>&1; then
     SERVER_ENV=
     KRB5CCNAME=FILE:$tmp/short kinit -l 10m -k -t \
         "${KRB5_CLIENT_KTNAME#FILE:}" alice >/dev/null 2>&1
-    CLIENT_ENV="SPNEGO_MECHS=krb5 KRB5CCNAME=FILE:$tmp/short KRB5_CLIENT_KTNAME=FILE:$tmp/none ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0"
-    CLIENT_PREFIX="faketime -f +2h"
+    CLIENT_ENV="SPNEGO_MECHS=krb5 KRB5CCNAME=FILE:$tmp/short KRB5_CLIENT_KTNAME=FILE:$tmp/none FAKETIME_FMT=%s ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0"
+    CLIENT_PREFIX="faketime -f @$(($(now) + 7200))"
     run_pair
     expect client "krb5: .*[Ee]xpired" \
         "expired ticket: the client says its credentials expired"
