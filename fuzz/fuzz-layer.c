@@ -102,10 +102,9 @@ static struct source sources[2];
 /* ---- set-up ---- */
 
 static void
-ctx_path(char *buf, size_t size, enum fuzz_mech mech, const char *side)
+ctx_path(char *buf, size_t size, const char *dir, enum fuzz_mech mech,
+         const char *side)
 {
-    const char *dir = getenv("FUZZ_LAYER_CTX");
-
     (void)snprintf(buf, size, "%s/%s-%s.ctx", dir, fuzz_mech_name(mech),
                    side);
 }
@@ -113,15 +112,15 @@ ctx_path(char *buf, size_t size, enum fuzz_mech mech, const char *side)
 static int
 load_tokens(enum fuzz_mech mech, struct source *src)
 {
+    const char *dir = getenv("FUZZ_LAYER_CTX");
     char ipath[PATH_MAX], apath[PATH_MAX];
     gss_ctx_id_t i = GSS_C_NO_CONTEXT, a = GSS_C_NO_CONTEXT;
     int ok;
 
-    if (getenv("FUZZ_LAYER_CTX") == NULL ||
-        getenv("FUZZ_LAYER_CTX")[0] == '\0')
+    if (dir == NULL || dir[0] == '\0')
         return 0;
-    ctx_path(ipath, sizeof(ipath), mech, "initiator");
-    ctx_path(apath, sizeof(apath), mech, "acceptor");
+    ctx_path(ipath, sizeof(ipath), dir, mech, "initiator");
+    ctx_path(apath, sizeof(apath), dir, mech, "acceptor");
     if (!fuzz_read_file(ipath, &src->tok[0]) ||
         !fuzz_read_file(apath, &src->tok[1])) {
         fprintf(stderr, "%s: cannot read %s and %s (FUZZ_LAYER_CTX: made "

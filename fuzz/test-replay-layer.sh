@@ -17,16 +17,9 @@
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 
-if [ -z "${SPNEGO_TEST_HOST:-}" ]; then
-    rc=0
-    "$top_srcdir/tests/fixture/with-krb5" "${SHELL:-/bin/sh}" "$0" "$@" ||
-        rc=$?
-    if [ "$rc" = 77 ]; then
-        echo "1..0 # SKIP the Kerberos KDC tools are not installed (krb5-kdc)"
-        exit 0
-    fi
-    exit "$rc"
-fi
+# shellcheck source=tests/tap.sh
+. "$top_srcdir/tests/tap.sh"
+tap_in_realm "$0" "$@"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/replay-layer.XXXXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT

@@ -12,7 +12,7 @@
  *
  * Build: cc -shared -fPIC -o syslog-shim.so syslog-shim.c
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp): glibc's feature macro */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -107,14 +107,14 @@ void syslog(int pri, const char *fmt, ...)
     va_end(ap);
 }
 
-/* What _FORTIFY_SOURCE builds call. */
-void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap)
+/* What _FORTIFY_SOURCE builds call: glibc's names, hence reserved. */
+void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap) /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 {
     (void)flag;
     shim_write(pri, fmt, ap);
 }
 
-void __syslog_chk(int pri, int flag, const char *fmt, ...)
+void __syslog_chk(int pri, int flag, const char *fmt, ...) /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 {
     va_list ap;
     (void)flag;
