@@ -845,11 +845,15 @@ call_accept(struct spnego_ctx *ctx, const struct negtoken_bytes *tok,
     return major;
 }
 
-/* The optimistic token failed: fall back to another offered mechanism
- * with request-mic (MIT does the same: a server without a key for the
- * ticket can still use NTLM), or fail.  Only after a configuration
- * failure: an attacker who corrupts or replays the Kerberos token must not
- * steer both sides to NTLM. */
+/* The optimistic token failed.  Once a mechanism has read the token, its
+ * failure ends the exchange: every error it can report (no key for the
+ * etype or kvno, wrong service, skew, a bad OID) can be produced by
+ * editing the token's cleartext, so a fallback decided by it would let a
+ * wire attacker steer both sides from Kerberos to NTLM.  Mechanisms
+ * without credentials here were left out before any token was read.
+ * Only with keytab_fallback (an administrator's opt-in for misconfigured
+ * keytabs) do configuration failures fall back to another offered
+ * mechanism, with request-mic and a warning each time. */
 static enum spnego_status
 fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
           OM_uint32 minor)
@@ -858,7 +862,8 @@ fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
     size_t k = 0, entry;
     char text[512];
 
-    entry = spnego_failure_allows_fallback(failed, major, minor)
+    entry = ctx->cfg.keytab_fallback &&
+                    spnego_failure_allows_fallback(failed, major, minor)
                 ? choose(ctx, &st->in, failed, &k)
                 : NO_SELECTION;
     if (entry == NO_SELECTION)
@@ -870,8 +875,9 @@ fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
     reset_mech_context(ctx);
     (void)gss_release_buffer(&minor, &st->mech_out);
     select_entry(ctx, entry, st->in.mechs[k].data, st->in.mechs[k].len);
-    trace(ctx, SPNEGO_EV_CHOSEN, "%s refused the optimistic token (%s); "
-          "falling back to %s", failed->name, text, ctx->mech->name);
+    trace(ctx, SPNEGO_EV_DOWNGRADE, "downgrade: %s refused the optimistic "
+          "token (%s); falling back to %s because spnego_keytab_fallback "
+          "is on", failed->name, text, ctx->mech->name);
     require_mic(ctx, "fell back from the initiator's first mechanism");
     ctx->first_reply_done = 1;
     return emit_resp(ctx, st, NEG_STATE_REQUEST_MIC, 1);

@@ -48,7 +48,8 @@ enum spnego_event {
     SPNEGO_EV_MIC_SKIPPED,  /* not exchanged, and why */
     SPNEGO_EV_STATE,        /* negState sent or received */
     SPNEGO_EV_FLAGS,        /* the context flags at completion */
-    SPNEGO_EV_ERROR         /* the reason for a failure */
+    SPNEGO_EV_ERROR,        /* the reason for a failure */
+    SPNEGO_EV_DOWNGRADE     /* keytab_fallback used: a warning */
 };
 
 typedef void (*spnego_trace_fn)(void *arg, enum spnego_event event,
@@ -64,6 +65,12 @@ struct spnego_config {
     size_t max_token;             /* 0: NEGTOKEN_DEFAULT_MAX_TOKEN */
     spnego_trace_fn trace;        /* NULL: no trace */
     void *trace_arg;
+    /* Acceptor: after the mechanism refused the optimistic token for a
+     * configuration reason (no key for the ticket, expired ticket, skew),
+     * go on with another offered mechanism.  A downgrade an attacker can
+     * trigger by editing the token's cleartext (etype, kvno, sname):
+     * off unless the administrator opts in. */
+    int keytab_fallback;
 };
 
 struct spnego_ctx;

@@ -51,6 +51,7 @@ struct client_conn {
     gss_name_t target;        /* owned, unless target_shared */
     int target_shared;        /* target belongs to the glob's cache */
     char *name;               /* who we authenticate as (malloc) */
+    char *authzid;            /* the application's, if any (malloc) */
     sasl_interact_t *prompts; /* handed to the application */
     char default_err[1024];   /* why the default credentials failed */
     int defaults_tried;
@@ -415,6 +416,9 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
     else
         k->name = spnego_creds_name(k->creds);
     r = check_authzid(cp, authzid, k->name);
+    if (r == SASL_OK && authzid != NULL && authzid[0] != '\0' &&
+        (k->authzid = strdup(authzid)) == NULL)
+        r = SASL_NOMEM;
     if (r == SASL_OK)
         r = import_target(k, cp);
     if (r != SASL_OK)
@@ -434,17 +438,55 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
     return SASL_OK;
 }
 
+/* Who the established context authenticated us as: the mechanism that was
+ * negotiated may not be the one whose default credentials named us at the
+ * start (a counter-proposal to NTLM).  gss-ntlmssp 1.2.0 ends its display
+ * name with a NUL: the name stops at the first.  NULL if the context
+ * cannot say. */
+static char *
+context_name(gss_ctx_id_t ctx)
+{
+    OM_uint32 major, minor;
+    gss_name_t src = GSS_C_NO_NAME;
+    gss_buffer_desc disp = GSS_C_EMPTY_BUFFER;
+    char *out = NULL;
+
+    major = gss_inquire_context(&minor, ctx, &src, NULL, NULL, NULL, NULL,
+                                NULL, NULL);
+    if (GSS_ERROR(major))
+        goto cleanup;
+    major = gss_display_name(&minor, src, &disp, NULL);
+    if (GSS_ERROR(major) || disp.length == 0)
+        goto cleanup;
+    out = strndup(disp.value, disp.length);
+cleanup:
+    (void)gss_release_buffer(&minor, &disp);
+    (void)gss_release_name(&minor, &src);
+    return out;
+}
+
 static int
 client_finish(struct client_conn *k, sasl_client_params_t *cp,
               sasl_out_params_t *oparams)
 {
-    const char *name = k->name != NULL ? k->name : "";
+    char *name;
     int r;
 
-    r = cp->canon_user(cp->utils->conn, name, 0,
-                       SASL_CU_AUTHID | SASL_CU_AUTHZID |
-                           SASL_CU_EXTERNALLY_VERIFIED,
-                       oparams);
+    name = context_name(spnego_ctx_gss(k->c.engine));
+    if (name == NULL) {
+        plugin_error(cp->utils, "GSS-SPNEGO: the established %s context "
+                     "does not say whom it authenticated",
+                     spnego_ctx_mech(k->c.engine) != NULL
+                         ? spnego_ctx_mech(k->c.engine)->name : "mechanism");
+        return SASL_FAIL;
+    }
+    r = check_authzid(cp, k->authzid, name);
+    if (r == SASL_OK)
+        r = cp->canon_user(cp->utils->conn, name, 0,
+                           SASL_CU_AUTHID | SASL_CU_AUTHZID |
+                               SASL_CU_EXTERNALLY_VERIFIED,
+                           oparams);
+    free(name);
     if (r != SASL_OK)
         return r;
     r = plugin_setup_layer(&k->c, 0, &cp->props, cp->external_ssf, oparams);
@@ -538,6 +580,7 @@ client_dispose(void *conn, const sasl_utils_t *utils)
     cred_cache_release(k->glob->cache, k->shared);
     spnego_creds_free(k->own);
     free(k->name);
+    free(k->authzid);
     free(k);
 }
 

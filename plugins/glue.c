@@ -91,6 +91,16 @@ plugin_read_options(const sasl_utils_t *utils, int client,
                         "must be auto or always", v);
         return SASL_BADPARAM;
     }
+    v = get_option(utils, "spnego_keytab_fallback");
+    if (v == NULL || strcmp(v, "no") == 0) {
+        opts->keytab_fallback = 0;
+    } else if (strcmp(v, "yes") == 0) {
+        opts->keytab_fallback = 1;
+    } else {
+        plugin_error(utils, "GSS-SPNEGO: spnego_keytab_fallback \"%s\" "
+                        "must be yes or no", v);
+        return SASL_BADPARAM;
+    }
     return SASL_OK;
 }
 
@@ -106,6 +116,9 @@ plugin_trace(void *arg, enum spnego_event event, const char *text)
         break;
     case SPNEGO_EV_ERROR:
         return; /* reported through seterror */
+    case SPNEGO_EV_DOWNGRADE:
+        level = SASL_LOG_WARN;
+        break;
     case SPNEGO_EV_OFFERED:
     case SPNEGO_EV_DROPPED:
     case SPNEGO_EV_CHOSEN:

@@ -50,6 +50,13 @@ struct tamper {
     int drop_mech_token;     /* INIT: remove the optimistic token */
     enum mic_change mic;
     int flip_mech_token;     /* INIT: corrupt the optimistic token */
+    /* INIT: in the optimistic token, XOR the byte edit_at bytes into the
+     * first occurrence of edit_find (edit_find_len bytes) with edit_xor:
+     * a wire attacker's one-byte edit of the cleartext */
+    const char *edit_find;
+    size_t edit_find_len;
+    size_t edit_at;
+    uint8_t edit_xor;
     int neg_state;           /* RESP: new negState (EU_ANY: keep) */
     const char *supported;   /* RESP: set supportedMech (NULL: keep) */
 };
@@ -73,6 +80,18 @@ tamper_hook(struct eu_pair *p, size_t k, uint8_t **tok, size_t *len)
         if (!n.has_mech_token || n.mech_token.len < 64)
             fail_msg("token %zu has no mechToken to corrupt", k);
         (*tok)[(size_t)(n.mech_token.data - *tok) + 60] ^= 0x40;
+        return;
+    }
+    if (t->edit_find != NULL) {
+        const uint8_t *hit;
+
+        if (!n.has_mech_token)
+            fail_msg("token %zu has no mechToken to edit", k);
+        hit = memmem(n.mech_token.data, n.mech_token.len, t->edit_find,
+                     t->edit_find_len);
+        if (hit == NULL || t->edit_at >= t->edit_find_len)
+            fail_msg("token %zu: what to edit is not in the mechToken", k);
+        (*tok)[(size_t)(hit - *tok) + t->edit_at] ^= t->edit_xor;
         return;
     }
     if (t->mic == MIC_REMOVE) {
@@ -397,15 +416,12 @@ test_no_common_mechanism_rejected(void **state)
     eu_assert_dead(p, EU_I, NULL, 0);
 }
 
-/* The acceptor cannot use a corrupted optimistic krb5 token: it falls back
- * to NTLM, the next offered, with request-mic; the list is intact, so the
- * MICs verify. */
-/* An acceptor without the key for the ticket (a keytab holding another
- * service: a misconfiguration) falls back to NTLM with request-mic. */
-static void
-test_acceptor_falls_back_when_optimistic_token_fails(void **state)
+/* An acceptor whose keytab lacks the key for the ticket (it holds another
+ * service: a misconfiguration), with both sides also holding NTLM. */
+static struct eu_pair *
+pair_partial_keytab(void **state, const char *name, int keytab_fallback)
 {
-    struct eu_pair *p = eu_pair_alloc(__func__);
+    struct eu_pair *p = eu_pair_alloc(name);
     struct spnego_cred_params params;
     struct spnego_creds *creds = NULL;
     char err[512];
@@ -419,10 +435,134 @@ test_acceptor_falls_back_when_optimistic_token_fails(void **state)
         fail_msg("acceptor credentials: %s", err);
     eu_pair_set_creds(p, EU_I, eu_creds(SPNEGO_INITIATOR, NULL, 0));
     eu_pair_set_creds(p, EU_A, creds);
+    p->cfg[EU_A].keytab_fallback = keytab_fallback;
+    return p;
+}
+
+/* Kerberos read the optimistic token and refused it (no key for the
+ * ticket): the exchange ends.  The same error can be produced by a wire
+ * attacker editing the ticket's kvno or etype, so it decides nothing. */
+static void
+test_acceptor_without_ticket_key_does_not_fall_back(void **state)
+{
+    struct eu_pair *p = pair_partial_keytab(state, __func__, 0);
+
+    eu_run(p);
+    eu_assert_no_completion(p, EU_A);
+    assert_false(eu_trace_has(p, EU_A, SPNEGO_EV_DOWNGRADE, NULL));
+    assert_non_null(strstr(spnego_reason(p->ctx[EU_A]),
+                           "optimistic token was refused"));
+}
+
+/* With spnego_keytab_fallback on (an administrator's opt-in), the same
+ * acceptor falls back to NTLM with request-mic, and warns each time. */
+static void
+test_acceptor_keytab_fallback_opt_in(void **state)
+{
+    struct eu_pair *p = pair_partial_keytab(state, __func__, 1);
+
     eu_run(p);
     eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "ntlmssp", 0, 0);
     eu_assert_complete(p, "ntlmssp", ntlm_peer);
     eu_assert_mics(p, 1, 1, 1, 1);
+    assert_true(eu_trace_has(p, EU_A, SPNEGO_EV_DOWNGRADE, "downgrade"));
+}
+
+/* ---- an active attacker edits one byte of the optimistic AP-REQ ----
+ *
+ * Both sides hold Kerberos and NTLM; the list of mechanisms is left
+ * alone, so mechListMICs over it would verify.  An edit of the etype,
+ * the kvno or the framing OID makes MIT refuse the token with an error
+ * that once allowed a fallback to NTLM (no key for the etype, kvno not
+ * found, bad mechanism): nothing may complete.  An edit of the ticket's
+ * cleartext sname or realm changes nothing: MIT decrypts the ticket with
+ * the bound acceptor's own key whatever those say, so the exchange
+ * completes with Kerberos as the real client (EDIT_IGNORED); never with
+ * NTLM. */
+enum edit_outcome { EDIT_REFUSED, EDIT_IGNORED };
+
+static void
+run_edited_ap_req(void **state, const char *name, const char *find,
+                  size_t find_len, size_t at, uint8_t xor_mask,
+                  enum edit_outcome outcome)
+{
+    struct eu_pair *p = eu_pair_alloc(name);
+    struct spnego_cred_params params;
+    struct spnego_creds *creds = NULL;
+    struct tamper t = tamper_at(1);
+    char err[512], service[300];
+
+    /* the acceptor bound to its service, as the plugin binds it */
+    *state = p;
+    (void)snprintf(service, sizeof(service), "host@%s",
+                   getenv("SPNEGO_TEST_HOST"));
+    memset(&params, 0, sizeof(params));
+    params.role = SPNEGO_ACCEPTOR;
+    params.service = service;
+    if (!spnego_creds_acquire(&params, &creds, err, sizeof(err)))
+        fail_msg("acceptor credentials: %s", err);
+    eu_pair_set_creds(p, EU_I, eu_creds(SPNEGO_INITIATOR, NULL, 0));
+    eu_pair_set_creds(p, EU_A, creds);
+
+    t.edit_find = find;
+    t.edit_find_len = find_len;
+    t.edit_at = at;
+    t.edit_xor = xor_mask;
+    run_tampered(p, &t);
+    assert_false(eu_trace_has(p, EU_A, SPNEGO_EV_DOWNGRADE, NULL));
+    if (outcome == EDIT_IGNORED) {
+        eu_assert_complete(p, "krb5", krb5_peer);
+        return;
+    }
+    eu_assert_no_completion(p, EU_A);
+    assert_false(p->ctx[EU_I] != NULL && spnego_ctx_complete(p->ctx[EU_I]));
+}
+
+/* the ticket's enc-part etype, aes256-cts (18) -> rc4-hmac (23): the
+ * first "[0] INTEGER 18" of the AP-REQ is the ticket's (pvno, msg-type
+ * and tkt-vno are 5, 14, 5) */
+static void
+test_attacker_edits_ticket_etype(void **state)
+{
+    run_edited_ap_req(state, __func__, "\xa0\x03\x02\x01\x12", 5, 4,
+                      0x12 ^ 0x17, EDIT_REFUSED);
+}
+
+/* the ticket's kvno, right after its etype */
+static void
+test_attacker_edits_ticket_kvno(void **state)
+{
+    run_edited_ap_req(state, __func__, "\xa0\x03\x02\x01\x12\xa1\x03\x02\x01",
+                      9, 8, 0x40, EDIT_REFUSED);
+}
+
+/* the ticket's sname: "host" -> "hpst" */
+static void
+test_attacker_edits_ticket_sname(void **state)
+{
+    run_edited_ap_req(state, __func__, "\x1b\x04host", 6, 3, 0x1f,
+                      EDIT_IGNORED);
+}
+
+/* the ticket's realm: its first letter */
+static void
+test_attacker_edits_ticket_realm(void **state)
+{
+    const char *realm = getenv("SPNEGO_TEST_REALM");
+
+    assert_non_null(realm);
+    run_edited_ap_req(state, __func__, realm, strlen(realm), 0, 0x01,
+                      EDIT_IGNORED);
+}
+
+/* the krb5 OID of the token's RFC 2743 framing: 1.2.840.113554.1.2.2 ->
+ * 1.2.840.113554.1.2.3 */
+static void
+test_attacker_edits_framing_oid(void **state)
+{
+    run_edited_ap_req(state, __func__,
+                      "\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02", 11,
+                      10, 0x01, EDIT_REFUSED);
 }
 
 /* A corrupted optimistic token is a sign of tampering: no fallback to
@@ -1152,8 +1292,26 @@ test_scripted_no_integrity_skips_mic_after_request_mic(void **state)
     assert_true(eu_trace_has(p, EU_A, SPNEGO_EV_MIC_SKIPPED, NULL));
 }
 
-/* The acceptor cannot use the optimistic token: it falls back to the
- * next offered mechanism with request-mic. */
+/* The acceptor's mechanism refuses the optimistic token: the exchange
+ * ends; the next offered mechanism is never tried. */
+static void
+test_scripted_optimistic_accept_failure_rejects(void **state)
+{
+    struct eu_pair *p;
+
+    scripted_reset();
+    assert_true(scripted_mech_init(&sm_a, 1, 2, 1));
+    assert_true(scripted_mech_init(&sm_b, 2, 2, 1));
+    sm_a.fail_accept_leg = 1;
+    p = pair_scripted(state, __func__, &sm_a, &sm_b, &sm_a, &sm_b);
+    eu_run(p);
+    eu_assert_no_completion(p, EU_A);
+    assert_int_equal(scripted_stats.contexts_created,
+                     scripted_stats.contexts_deleted + 1);
+}
+
+/* With keytab_fallback on, the acceptor falls back to the next offered
+ * mechanism with request-mic. */
 static void
 test_scripted_optimistic_accept_failure_falls_back(void **state)
 {
@@ -1164,6 +1322,7 @@ test_scripted_optimistic_accept_failure_falls_back(void **state)
     assert_true(scripted_mech_init(&sm_b, 2, 2, 1));
     sm_a.fail_accept_leg = 1;
     p = pair_scripted(state, __func__, &sm_a, &sm_b, &sm_a, &sm_b);
+    p->cfg[EU_A].keytab_fallback = 1;
     eu_run(p);
     assert_int_equal(eu_tokens(p), 5);
     eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "1.3.6.1.4.1.99999.2", 0,
@@ -1234,7 +1393,13 @@ main(void)
         T(test_initiator_first_not_acceptor_favourite),
         T(test_acceptor_explicit_order_prefers_own),
         T(test_no_common_mechanism_rejected),
-        T(test_acceptor_falls_back_when_optimistic_token_fails),
+        T(test_acceptor_without_ticket_key_does_not_fall_back),
+        T(test_acceptor_keytab_fallback_opt_in),
+        T(test_attacker_edits_ticket_etype),
+        T(test_attacker_edits_ticket_kvno),
+        T(test_attacker_edits_ticket_sname),
+        T(test_attacker_edits_ticket_realm),
+        T(test_attacker_edits_framing_oid),
         T(test_corrupted_optimistic_token_no_fallback),
         T(test_tampered_list_ntlm_both_fail),
         T(test_tampered_list_krb5_acceptor_does_not_complete),
@@ -1274,6 +1439,7 @@ main(void)
         T(test_scripted_three_legs),
         T(test_scripted_one_leg),
         T(test_scripted_no_integrity_skips_mic_after_request_mic),
+        T(test_scripted_optimistic_accept_failure_rejects),
         T(test_scripted_optimistic_accept_failure_falls_back),
         T(test_scripted_optimistic_init_failure_drops_mech),
     };

@@ -26,6 +26,8 @@ struct peer_opts {
     const char *mechs;      /* server spnego_mechs */
     const char *send_mic;   /* spnego_send_mic */
     const char *max_token;  /* spnego_max_token */
+    const char *keytab;     /* spnego_keytab */
+    const char *fallback;   /* spnego_keytab_fallback */
     const char *authzid;    /* client SASL_CB_USER */
     const char *user;       /* client SASL_CB_AUTHNAME */
     const char *password;   /* client SASL_CB_PASS */
@@ -59,6 +61,10 @@ getopt_cb(void *ctx, const char *plugin, const char *option,
         *result = o->send_mic;
     else if (strcmp(option, "spnego_max_token") == 0)
         *result = o->max_token;
+    else if (strcmp(option, "spnego_keytab") == 0)
+        *result = o->keytab;
+    else if (strcmp(option, "spnego_keytab_fallback") == 0)
+        *result = o->fallback;
     if (*result == NULL)
         return SASL_FAIL;
     if (len != NULL)
@@ -362,6 +368,46 @@ counter_proposal(void **st)
     /* NTLM offered first, Kerberos chosen: request-mic, then MICs. */
     assert_true(s.challenges >= 1);
     restore_env("SPNEGO_MECHS", saved);
+    session_free(&s);
+}
+
+/* A server whose keytab has no key for its service (ldap/HOST): Kerberos
+ * is left out before any token is read, a fact known locally, so the
+ * server counter-proposes NTLM and the client completes with it, and
+ * reports the identity of the context it established (NTLM's). */
+static void
+server_without_service_key_counter_proposes(void **st)
+{
+    struct session s;
+
+    (void)st;
+    memset(&s, 0, sizeof(s));
+    s.opts.keytab = getenv("SPNEGO_TEST_PARTIAL_KEYTAB");
+    assert_non_null(s.opts.keytab);
+    session_new(&s, SASL_SUCCESS_DATA, 0, 256, 0, 256);
+    exchange(&s);
+    assert_int_equal(s.client_rc, SASL_OK);
+    assert_int_equal(s.server_rc, SASL_OK);
+    assert_string_equal(user_of(s.server), "alice@SPNEGO");
+    /* the client names the identity NTLM used, not its Kerberos ticket's */
+    assert_string_equal(user_of(s.client), "SPNEGO\\alice");
+    session_free(&s);
+}
+
+/* spnego_keytab_fallback takes yes or no only. */
+static void
+keytab_fallback_bad_value(void **st)
+{
+    struct session s;
+
+    (void)st;
+    memset(&s, 0, sizeof(s));
+    s.opts.fallback = "sometimes";
+    session_new(&s, SASL_SUCCESS_DATA, 0, 256, 0, 256);
+    exchange(&s);
+    assert_int_equal(s.server_rc, SASL_BADPARAM);
+    assert_non_null(strstr(sasl_errdetail(s.server),
+                           "spnego_keytab_fallback \"sometimes\""));
     session_free(&s);
 }
 
@@ -892,6 +938,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(server_without_service_key_counter_proposes),
+        cmocka_unit_test(keytab_fallback_bad_value),
         cmocka_unit_test(krb5_maxssf0),
         cmocka_unit_test(krb5_maxssf0_sd),
         cmocka_unit_test(krb5_maxssf1),
