@@ -512,23 +512,16 @@ client_new(void *glob, sasl_client_params_t *cp, void **conn_out)
 }
 
 static int
-client_step(void *conn, sasl_client_params_t *cp, const char *in,
-            unsigned inlen, sasl_interact_t **need, const char **out,
-            unsigned *outlen, sasl_out_params_t *oparams)
+client_negotiate(struct client_conn *k, sasl_client_params_t *cp,
+                 const char *in, unsigned inlen, sasl_interact_t **need,
+                 const char **out, unsigned *outlen,
+                 sasl_out_params_t *oparams)
 {
-    struct client_conn *k = conn;
     enum spnego_status st;
     uint8_t *tok = NULL;
     size_t toklen = 0;
     int r;
 
-    *out = NULL;
-    *outlen = 0;
-    if (k == NULL) {
-        plugin_error(cp->utils, "GSS-SPNEGO: the negotiation already "
-                     "failed; start a new authentication");
-        return SASL_BADAUTH;
-    }
     if (k->c.engine == NULL) {
         r = client_start(k, cp, need);
         if (r != SASL_OK)
@@ -549,20 +542,34 @@ client_step(void *conn, sasl_client_params_t *cp, const char *in,
     case SPNEGO_CONTINUE_NEEDED:
         return SASL_CONTINUE;
     case SPNEGO_COMPLETE:
-        r = client_finish(k, cp, oparams);
-        if (r != SASL_OK) {
-            *out = NULL;
-            *outlen = 0;
-        }
-        return r;
+        return client_finish(k, cp, oparams);
     case SPNEGO_BAD_MECH:
     case SPNEGO_DEFECTIVE_TOKEN:
     case SPNEGO_FAILURE:
     default:
-        *out = NULL;
-        *outlen = 0;
         return plugin_engine_error(&k->c, st);
     }
+}
+
+static int
+client_step(void *conn, sasl_client_params_t *cp, const char *in,
+            unsigned inlen, sasl_interact_t **need, const char **out,
+            unsigned *outlen, sasl_out_params_t *oparams)
+{
+    struct client_conn *k = conn;
+    int r;
+
+    *out = NULL;
+    *outlen = 0;
+    if (k == NULL) {
+        plugin_error(cp->utils, "GSS-SPNEGO: the negotiation already "
+                     "failed; start a new authentication");
+        return SASL_BADAUTH;
+    }
+    r = plugin_step_begin(&k->c);
+    if (r == SASL_OK)
+        r = client_negotiate(k, cp, in, inlen, need, out, outlen, oparams);
+    return plugin_step_end(&k->c, r, out, outlen);
 }
 
 static void

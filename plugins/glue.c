@@ -331,6 +331,31 @@ plugin_setup_layer(struct conn *c, int server,
 }
 
 int
+plugin_step_begin(struct conn *c)
+{
+    const char *why;
+
+    if (c->failed == 0)
+        return SASL_OK;
+    why = c->engine != NULL ? spnego_reason(c->engine) : "";
+    plugin_error(c->utils, "GSS-SPNEGO: the negotiation already failed: %s; "
+                 "start a new authentication",
+                 why[0] != '\0' ? why : sasl_errstring(c->failed, NULL, NULL));
+    return SASL_BADAUTH;
+}
+
+int
+plugin_step_end(struct conn *c, int r, const char **out, unsigned *out_len)
+{
+    if (r == SASL_OK || r == SASL_CONTINUE || r == SASL_INTERACT)
+        return r;
+    c->failed = r;
+    *out = NULL;
+    *out_len = 0;
+    return r;
+}
+
+int
 plugin_hand_out(struct conn *c, uint8_t *tok, size_t len, const char **out,
                 unsigned *out_len)
 {

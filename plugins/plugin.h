@@ -46,6 +46,7 @@ struct conn {
     int has_layer;
     uint8_t *out;          /* the last token returned to libsasl2 */
     char *authid;          /* canonical authentication id (utils->malloc) */
+    int failed;            /* the SASL code of the first failed step, or 0 */
 };
 
 /* libsasl2's own formatter knows only %s, %d, %i, %c and %m: these
@@ -64,6 +65,14 @@ void plugin_trace(void *arg, enum spnego_event event, const char *text);
 
 /* Fill the GSS channel bindings from SASL's (application data only). */
 void plugin_set_cb(struct conn *c, const sasl_channel_binding_t *cb);
+
+/* Every step of both roles begins and ends here.  A connection whose step
+ * failed once stays failed: plugin_step_begin refuses every later step
+ * (SASL_BADAUTH, naming the first failure), whatever it is given.
+ * plugin_step_end records a failure and hands out no token with it. */
+int plugin_step_begin(struct conn *c);
+int plugin_step_end(struct conn *c, int r, const char **out,
+                    unsigned *out_len);
 
 /* Map an engine failure to a SASL code, with seterror(reason). */
 int plugin_engine_error(struct conn *c, enum spnego_status status);

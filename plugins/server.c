@@ -6,6 +6,7 @@
  */
 #include "plugin.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +37,22 @@ struct server_conn {
 
 /* ---- credentials ---- */
 
+/* The keytab the acceptor will use: spnego_keytab, else what the Kerberos
+ * library would use (KRB5_KTNAME, then krb5.conf's default_keytab_name,
+ * then its built-in default). */
 static const char *
-keytab_name(const char *option)
+keytab_name(struct server_glob *g, const char *option, char *buf,
+            size_t size)
 {
-    const char *name = option != NULL ? option : getenv("KRB5_KTNAME");
+    krb5_error_code code = -1;
 
-    return name != NULL ? name : "/etc/krb5.keytab";
+    if (option != NULL)
+        return option;
+    pthread_mutex_lock(&g->mutex);
+    if (g->krb5 != NULL && size <= INT_MAX)
+        code = krb5_kt_default_name(g->krb5, buf, (int)size);
+    pthread_mutex_unlock(&g->mutex);
+    return code == 0 ? buf : "FILE:/etc/krb5.keytab";
 }
 
 static int
@@ -49,7 +60,9 @@ get_creds(struct server_conn *s, const sasl_server_params_t *sp,
           const struct plugin_options *o)
 {
     const sasl_utils_t *utils = sp->utils;
-    const char *keytab = keytab_name(o->keytab);
+    char kt_buf[1024];
+    const char *keytab = keytab_name(s->glob, o->keytab, kt_buf,
+                                     sizeof(kt_buf));
     const char *ntlm = getenv("NTLM_USER_FILE");
     const char *file = credcache_file_of(keytab);
     struct cred_request req;
@@ -231,25 +244,15 @@ server_new(void *glob, sasl_server_params_t *sp, const char *challenge,
 }
 
 static int
-server_step(void *conn, sasl_server_params_t *sp, const char *in,
-            unsigned inlen, const char **out, unsigned *outlen,
-            sasl_out_params_t *oparams)
+server_negotiate(struct server_conn *s, sasl_server_params_t *sp,
+                 const char *in, unsigned inlen, const char **out,
+                 unsigned *outlen, sasl_out_params_t *oparams)
 {
-    struct server_conn *s = conn;
     enum spnego_status st;
     uint8_t *tok = NULL;
     size_t toklen = 0;
     int r;
 
-    *out = NULL;
-    *outlen = 0;
-    if (s == NULL) {
-        /* libsasl2 2.1.28 calls again after a failed step, with the
-         * connection state already disposed of. */
-        plugin_error(sp->utils, "GSS-SPNEGO: the negotiation already "
-                     "failed; start a new authentication");
-        return SASL_BADAUTH;
-    }
     if (s->c.engine == NULL) {
         if (inlen == 0 && s->asked_for_token) {
             plugin_error(sp->utils, "GSS-SPNEGO: the client sent an empty "
@@ -272,20 +275,37 @@ server_step(void *conn, sasl_server_params_t *sp, const char *in,
     case SPNEGO_CONTINUE_NEEDED:
         return SASL_CONTINUE;
     case SPNEGO_COMPLETE:
-        r = server_finish(s, sp, oparams);
-        if (r != SASL_OK) {
-            *out = NULL;
-            *outlen = 0;
-        }
-        return r; /* the last token, if any, is success data */
+        /* the last token, if any, is success data */
+        return server_finish(s, sp, oparams);
     case SPNEGO_BAD_MECH:
     case SPNEGO_DEFECTIVE_TOKEN:
     case SPNEGO_FAILURE:
     default:
-        *out = NULL;
-        *outlen = 0;
         return plugin_engine_error(&s->c, st);
     }
+}
+
+static int
+server_step(void *conn, sasl_server_params_t *sp, const char *in,
+            unsigned inlen, const char **out, unsigned *outlen,
+            sasl_out_params_t *oparams)
+{
+    struct server_conn *s = conn;
+    int r;
+
+    *out = NULL;
+    *outlen = 0;
+    if (s == NULL) {
+        /* libsasl2 2.1.28 calls again after a failed step, with the
+         * connection state already disposed of. */
+        plugin_error(sp->utils, "GSS-SPNEGO: the negotiation already "
+                     "failed; start a new authentication");
+        return SASL_BADAUTH;
+    }
+    r = plugin_step_begin(&s->c);
+    if (r == SASL_OK)
+        r = server_negotiate(s, sp, in, inlen, out, outlen, oparams);
+    return plugin_step_end(&s->c, r, out, outlen);
 }
 
 static void

@@ -107,7 +107,7 @@ SERVER_PREFIX=
 CLIENT_ENV="SPNEGO_MECHS=krb5"
 CLIENT_PREFIX=
 
-tap_plan 7
+tap_plan 9
 
 # ---- the KDC unreachable: no service ticket can be had -------------------
 # A ticket cache with only the TGT, and a krb5.conf naming a closed port.
@@ -132,6 +132,28 @@ SERVER_ENV="SASL_PEER_OPT_spnego_keytab=FILE:$tmp/corrupt.keytab SASL_PEER_OPT_s
 run_pair
 expect server "cannot accept as [^:]*: .*krb5: .*(format|version|keytab).*corrupt.keytab" \
     "keytab corrupt: the server says what is wrong with which file"
+
+# No spnego_keytab and no KRB5_KTNAME: the keytab is krb5.conf's
+# default_keytab_name, as the Kerberos library has it, both for the
+# credentials and in what the server says.
+conf_keytab() {
+    awk -v kt="$1" '{ print } /^\[libdefaults\]/ { print "    default_keytab_name = " kt }' \
+        "$KRB5_CONFIG" >"$tmp/krb5-kt.conf"
+}
+conf_keytab "$KRB5_KTNAME"
+SERVER_ENV="-u KRB5_KTNAME KRB5_CONFIG=$tmp/krb5-kt.conf SASL_PEER_OPT_spnego_mechs=krb5"
+run_pair
+if grep -q '^AUTH OK' "$case_dir/server.out" && grep -q '^AUTH OK' "$case_dir/client.out"; then
+    tap_ok 0 "default keytab from krb5.conf (default_keytab_name): the server accepts with it"
+else
+    tap_ok 1 "default keytab from krb5.conf (default_keytab_name): the server accepts with it"
+    for f in "$case_dir"/*.out; do sed "s|^|# $(basename "$f"): |" "$f" | tail -n 5; done
+fi
+conf_keytab "FILE:$tmp/conf-missing.keytab"
+run_pair
+expect server "cannot accept as [^:]*: .*conf-missing.keytab, which cannot be read" \
+    "default keytab from krb5.conf, missing: the server names that file"
+SERVER_ENV=
 
 # Unreadable: the server runs as an unprivileged user, the keytab is root's.
 if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1 &&

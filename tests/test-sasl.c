@@ -304,6 +304,39 @@ min_ssf_too_high(void **st)
     session_free(&s);
 }
 
+static void with_env(const char *name, const char *value, char *saved,
+                     size_t size);
+static void restore_env(const char *name, const char *saved);
+
+/* After a failed step (here the client's own min_ssf refuses NTLM's layer,
+ * SSF 64, in its last step), every later step of that connection fails
+ * too: an empty step must not turn the failure into success. */
+static void
+failed_client_stays_failed(void **st)
+{
+    struct session s;
+    const char *out = NULL;
+    unsigned outlen = 0;
+    char saved[256];
+    int r;
+
+    (void)st;
+    memset(&s, 0, sizeof(s));
+    with_env("SPNEGO_MECHS", "ntlmssp", saved, sizeof(saved));
+    session_new(&s, SASL_SUCCESS_DATA, 100, 256, 0, 256);
+    exchange(&s);
+    restore_env("SPNEGO_MECHS", saved);
+    assert_int_equal(s.client_rc, SASL_TOOWEAK);
+    r = sasl_client_step(s.client, NULL, 0, NULL, &out, &outlen);
+    assert_int_not_equal(r, SASL_OK);
+    assert_int_not_equal(r, SASL_CONTINUE);
+    assert_int_equal(outlen, 0);
+    r = sasl_client_step(s.client, "x", 1, NULL, &out, &outlen);
+    assert_int_not_equal(r, SASL_OK);
+    assert_int_not_equal(r, SASL_CONTINUE);
+    session_free(&s);
+}
+
 static void transfer(sasl_conn_t *from, sasl_conn_t *to, size_t n,
                      size_t step);
 
@@ -939,6 +972,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(server_without_service_key_counter_proposes),
+        cmocka_unit_test(failed_client_stays_failed),
         cmocka_unit_test(keytab_fallback_bad_value),
         cmocka_unit_test(krb5_maxssf0),
         cmocka_unit_test(krb5_maxssf0_sd),
