@@ -1304,10 +1304,11 @@ test_scripted_no_integrity_skips_mic_after_request_mic(void **state)
     assert_true(eu_trace_has(p, EU_A, SPNEGO_EV_MIC_SKIPPED, NULL));
 }
 
-/* The acceptor's mechanism refuses the optimistic token: the exchange
- * ends; the next offered mechanism is never tried. */
-static void
-test_scripted_optimistic_accept_failure_rejects(void **state)
+/* Two scripted mechanisms offered; the acceptor's first refuses the
+ * optimistic token.  Runs the exchange. */
+static struct eu_pair *
+run_scripted_accept_failure(void **state, const char *name,
+                            int keytab_fallback)
 {
     struct eu_pair *p;
 
@@ -1315,8 +1316,19 @@ test_scripted_optimistic_accept_failure_rejects(void **state)
     assert_true(scripted_mech_init(&sm_a, 1, 2, 1));
     assert_true(scripted_mech_init(&sm_b, 2, 2, 1));
     sm_a.fail_accept_leg = 1;
-    p = pair_scripted(state, __func__, &sm_a, &sm_b, &sm_a, &sm_b);
+    p = pair_scripted(state, name, &sm_a, &sm_b, &sm_a, &sm_b);
+    p->cfg[EU_A].keytab_fallback = keytab_fallback;
     eu_run(p);
+    return p;
+}
+
+/* The acceptor's mechanism refuses the optimistic token: the exchange
+ * ends; the next offered mechanism is never tried. */
+static void
+test_scripted_optimistic_accept_failure_rejects(void **state)
+{
+    struct eu_pair *p = run_scripted_accept_failure(state, __func__, 0);
+
     eu_assert_no_completion(p, EU_A);
     assert_int_equal(scripted_stats.contexts_created,
                      scripted_stats.contexts_deleted + 1);
@@ -1327,15 +1339,8 @@ test_scripted_optimistic_accept_failure_rejects(void **state)
 static void
 test_scripted_optimistic_accept_failure_falls_back(void **state)
 {
-    struct eu_pair *p;
+    struct eu_pair *p = run_scripted_accept_failure(state, __func__, 1);
 
-    scripted_reset();
-    assert_true(scripted_mech_init(&sm_a, 1, 2, 1));
-    assert_true(scripted_mech_init(&sm_b, 2, 2, 1));
-    sm_a.fail_accept_leg = 1;
-    p = pair_scripted(state, __func__, &sm_a, &sm_b, &sm_a, &sm_b);
-    p->cfg[EU_A].keytab_fallback = 1;
-    eu_run(p);
     assert_int_equal(eu_tokens(p), 5);
     eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "1.3.6.1.4.1.99999.2", 0,
                    0);
