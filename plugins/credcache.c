@@ -27,7 +27,8 @@ struct cred_ref {
  * application installs real ones with sasl_set_mutex. */
 struct cred_cache {
     pthread_mutex_t mutex;
-    struct cred_ref *current;
+    /* most recently used first; NULL-padded */
+    struct cred_ref *slot[CREDCACHE_SLOTS];
 };
 
 struct cred_cache *
@@ -72,9 +73,12 @@ cred_cache_release(struct cred_cache *cache, struct cred_ref *ref)
 void
 cred_cache_free(struct cred_cache *cache)
 {
+    size_t i;
+
     if (cache == NULL)
         return;
-    cred_cache_release(cache, cache->current);
+    for (i = 0; i < CREDCACHE_SLOTS; i++)
+        cred_cache_release(cache, cache->slot[i]);
     pthread_mutex_destroy(&cache->mutex);
     free(cache);
 }
@@ -185,6 +189,33 @@ cleanup:
     return ok;
 }
 
+/* The slot holding key, or the last slot (the least recently used, or
+ * empty) if none does.  Called with the mutex held. */
+static size_t
+slot_for(const struct cred_cache *cache, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < CREDCACHE_SLOTS; i++) {
+        if (cache->slot[i] != NULL && strcmp(cache->slot[i]->key, key) == 0)
+            return i;
+    }
+    return CREDCACHE_SLOTS - 1;
+}
+
+/* Put ref in slot i at the front, the slots before it one down.  Returns
+ * what ref replaced there (the entry in slot i), for the caller to release
+ * after unlocking; NULL if ref was already there.  With the mutex held. */
+static struct cred_ref *
+to_front(struct cred_cache *cache, size_t i, struct cred_ref *ref)
+{
+    struct cred_ref *out = cache->slot[i] != ref ? cache->slot[i] : NULL;
+
+    memmove(&cache->slot[1], &cache->slot[0], i * sizeof(cache->slot[0]));
+    cache->slot[0] = ref;
+    return out;
+}
+
 int
 cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
                struct cred_ref **ref_out, int *how_out, char *err,
@@ -192,24 +223,26 @@ cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
 {
     struct file_state files[CREDCACHE_MAX_FILES];
     struct cred_ref *fresh = NULL, *old;
-    size_t nfiles = snapshot(req, files);
+    size_t nfiles = snapshot(req, files), i;
 
     *ref_out = NULL;
     if (how_out != NULL)
         *how_out = 0;
     pthread_mutex_lock(&cache->mutex);
-    if (entry_matches(cache->current, req->key, files, nfiles)) {
-        cache->current->refs++;
-        *ref_out = cache->current;
+    i = slot_for(cache, req->key);
+    if (entry_matches(cache->slot[i], req->key, files, nfiles)) {
+        *ref_out = cache->slot[i];
+        (void)to_front(cache, i, *ref_out);
+        (*ref_out)->refs++;
         pthread_mutex_unlock(&cache->mutex);
         return 1;
     }
     pthread_mutex_unlock(&cache->mutex);
     if (!build(req, files, nfiles, &fresh, err, errlen))
         return 0;
+    /* another thread may have changed the slots meanwhile: look again */
     pthread_mutex_lock(&cache->mutex);
-    old = cache->current;
-    cache->current = fresh;
+    old = to_front(cache, slot_for(cache, req->key), fresh);
     fresh->refs++; /* the caller's reference */
     pthread_mutex_unlock(&cache->mutex);
     cred_cache_release(cache, old);

@@ -7,7 +7,9 @@
  * files it came from (keytab, ticket cache, NTLM user file).  A lookup with
  * the same key reuses it while those files are unchanged, and builds a new
  * one otherwise; connections hold a reference, so a refresh never pulls
- * credentials from under one.  Thread-safe.
+ * credentials from under one.  The cache keeps the CREDCACHE_SLOTS most
+ * recently used configurations, so that a process alternating between a
+ * few (two services, two keytabs) acquires each once.  Thread-safe.
  */
 #ifndef SPNEGO_CREDCACHE_H
 #define SPNEGO_CREDCACHE_H
@@ -17,6 +19,7 @@
 #include "mechs.h"
 
 #define CREDCACHE_MAX_FILES 4
+#define CREDCACHE_SLOTS 8
 
 struct cred_cache;
 struct cred_ref;

@@ -585,6 +585,28 @@ credentials_cached_and_refreshed(void **st)
     assert_int_equal(acquisitions - before, 1);
 }
 
+/* Two server configurations used in turn (here two spnego_mechs lists;
+ * likewise two services or two keytabs): each is acquired once, not at
+ * every switch. */
+static void
+credentials_cached_per_configuration(void **st)
+{
+    static const char *const mechs[2] = { "krb5", "krb5 ntlmssp" };
+    struct session s;
+    int before, i;
+
+    (void)st;
+    before = acquisitions;
+    for (i = 0; i < 20; i++) {
+        memset(&s, 0, sizeof(s));
+        s.opts.mechs = mechs[i % 2];
+        session_new(&s, SASL_SUCCESS_DATA, 0, 256, 0, 256);
+        expect_success(&s, 256, "alice");
+        session_free(&s);
+    }
+    assert_true(acquisitions - before <= 2);
+}
+
 /* A first token replayed to another connection: the replay cache
  * catches it (Kerberos only offered, so there is nothing to fall back to). */
 static void
@@ -973,6 +995,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(server_without_service_key_counter_proposes),
         cmocka_unit_test(failed_client_stays_failed),
+        cmocka_unit_test(credentials_cached_per_configuration),
         cmocka_unit_test(keytab_fallback_bad_value),
         cmocka_unit_test(krb5_maxssf0),
         cmocka_unit_test(krb5_maxssf0_sd),
