@@ -210,8 +210,10 @@ static struct cred_ref *
 to_front(struct cred_cache *cache, size_t i, struct cred_ref *ref)
 {
     struct cred_ref *out = cache->slot[i] != ref ? cache->slot[i] : NULL;
+    size_t j;
 
-    memmove(&cache->slot[1], &cache->slot[0], i * sizeof(cache->slot[0]));
+    for (j = i; j > 0; j--)
+        cache->slot[j] = cache->slot[j - 1];
     cache->slot[0] = ref;
     return out;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gssapi/gssapi_ext.h>
 #include <krb5.h>
 
 #include "credcache.h"
@@ -206,13 +207,38 @@ server_start(struct server_conn *s, sasl_server_params_t *sp)
     return SASL_OK;
 }
 
+/* Channel bindings: what the context says was bound, for the application
+ * (cbindingdisp, cbindingname), and a critical binding enforced: a client
+ * whose token carried none is refused, as it could be a relay. */
+static int
+check_binding(struct server_conn *s, sasl_server_params_t *sp,
+              sasl_out_params_t *oparams)
+{
+    int bound = (spnego_ctx_flags(s->c.engine) &
+                 GSS_C_CHANNEL_BOUND_FLAG) != 0;
+
+    if (!SASL_CB_PRESENT(sp))
+        return SASL_OK;
+    oparams->cbindingname = sp->cbinding->name;
+    oparams->cbindingdisp = bound ? SASL_CB_DISP_USED : SASL_CB_DISP_NONE;
+    if (bound || !SASL_CB_CRITICAL(sp))
+        return SASL_OK;
+    plugin_error(sp->utils, "GSS-SPNEGO: channel binding %s is required "
+                 "(critical), but the client's token carried none; the "
+                 "client must pass the TLS channel binding",
+                 sp->cbinding->name != NULL ? sp->cbinding->name : "");
+    return SASL_BADBINDING;
+}
+
 static int
 server_finish(struct server_conn *s, sasl_server_params_t *sp,
               sasl_out_params_t *oparams)
 {
     int r;
 
-    r = set_identity(s, sp, oparams);
+    r = check_binding(s, sp, oparams);
+    if (r == SASL_OK)
+        r = set_identity(s, sp, oparams);
     if (r != SASL_OK)
         return r;
     r = plugin_setup_layer(&s->c, 1, &sp->props, sp->external_ssf, oparams);

@@ -713,6 +713,59 @@ cb_case(const char *client_data, const char *server_data, int want_ok)
     session_free(&s);
 }
 
+/* A server whose channel binding is critical refuses a client that sent
+ * none (a relay between two TLS channels would look like that); without
+ * critical, such a client is accepted, and with bindings it passes. */
+static void
+channel_binding_critical_case(int client_sends, int critical, int want_ok)
+{
+    struct session s;
+    const char *data = "tls-server-end-point:0123456789abcdef";
+    sasl_channel_binding_t cc = { "tls-server-end-point", 0, strlen(data),
+                                  (const unsigned char *)data };
+    sasl_channel_binding_t sc = { "tls-server-end-point", critical,
+                                  strlen(data),
+                                  (const unsigned char *)data };
+
+    memset(&s, 0, sizeof(s));
+    session_new(&s, SASL_SUCCESS_DATA, 0, 0, 0, 256);
+    if (client_sends)
+        assert_int_equal(sasl_setprop(s.client, SASL_CHANNEL_BINDING, &cc),
+                         SASL_OK);
+    assert_int_equal(sasl_setprop(s.server, SASL_CHANNEL_BINDING, &sc),
+                     SASL_OK);
+    exchange(&s);
+    if (want_ok) {
+        assert_int_equal(s.server_rc, SASL_OK);
+    } else {
+        assert_int_equal(s.server_rc, SASL_BADBINDING);
+        assert_non_null(strstr(sasl_errdetail(s.server),
+                               "is required (critical)"));
+    }
+    session_free(&s);
+}
+
+static void
+channel_binding_critical_refuses_unbound_client(void **st)
+{
+    (void)st;
+    channel_binding_critical_case(0, 1, 0);
+}
+
+static void
+channel_binding_critical_accepts_bound_client(void **st)
+{
+    (void)st;
+    channel_binding_critical_case(1, 1, 1);
+}
+
+static void
+channel_binding_optional_accepts_unbound_client(void **st)
+{
+    (void)st;
+    channel_binding_critical_case(0, 0, 1);
+}
+
 static void
 channel_bindings_match(void **st)
 {
@@ -1017,6 +1070,9 @@ main(void)
         cmocka_unit_test(delegated_credentials),
         cmocka_unit_test(channel_bindings_match),
         cmocka_unit_test(channel_bindings_mismatch),
+        cmocka_unit_test(channel_binding_critical_refuses_unbound_client),
+        cmocka_unit_test(channel_binding_critical_accepts_bound_client),
+        cmocka_unit_test(channel_binding_optional_accepts_unbound_client),
         cmocka_unit_test(layer_sizes),
         cmocka_unit_test(layer_one_byte_at_a_time),
         cmocka_unit_test(layer_several_packets_at_once),
