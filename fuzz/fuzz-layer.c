@@ -74,6 +74,13 @@ __asan_default_options(void) /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c
  * under libFuzzer. */
 extern const char *fuzz_replay_input __attribute__((weak));
 
+/* The file being replayed, or NULL (under libFuzzer). */
+static const char *
+replay_input(void)
+{
+    return &fuzz_replay_input != NULL ? fuzz_replay_input : NULL;
+}
+
 static const char prog[] = "fuzz-layer";
 static int under_libfuzzer;
 static int verbose;
@@ -260,11 +267,10 @@ own_copy(const uint8_t *p, size_t n)
 static void
 fail_check(const char *what)
 {
+    const char *input = replay_input();
+
     fprintf(stderr, "%s: invariant broken: %s%s%s\n", prog, what,
-            &fuzz_replay_input != NULL && fuzz_replay_input != NULL ? ": "
-                                                                    : "",
-            &fuzz_replay_input != NULL && fuzz_replay_input != NULL
-                ? fuzz_replay_input : "");
+            input != NULL ? ": " : "", input != NULL ? input : "");
     abort();
 }
 
@@ -375,7 +381,7 @@ mech_of(unsigned mode)
 static void
 check_expected(const struct fed *f)
 {
-    const char *path = &fuzz_replay_input != NULL ? fuzz_replay_input : NULL;
+    const char *path = replay_input();
     const char *dot = path != NULL ? strrchr(path, '.') : NULL;
     const char *slash = path != NULL ? strrchr(path, '/') : NULL;
     char *end = NULL;

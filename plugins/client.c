@@ -557,19 +557,13 @@ client_step(void *conn, sasl_client_params_t *cp, const char *in,
             unsigned *outlen, sasl_out_params_t *oparams)
 {
     struct client_conn *k = conn;
+    struct conn *c = k != NULL ? &k->c : NULL;
     int r;
 
-    *out = NULL;
-    *outlen = 0;
-    if (k == NULL) {
-        plugin_error(cp->utils, "GSS-SPNEGO: the negotiation already "
-                     "failed; start a new authentication");
-        return SASL_BADAUTH;
-    }
-    r = plugin_step_begin(&k->c);
-    if (r == SASL_OK)
+    r = plugin_step_begin(c, cp->utils, out, outlen);
+    if (r == SASL_OK && c != NULL) /* begin refuses a NULL c */
         r = client_negotiate(k, cp, in, inlen, need, out, outlen, oparams);
-    return plugin_step_end(&k->c, r, out, outlen);
+    return plugin_step_end(c, r, out, outlen);
 }
 
 static void

@@ -331,10 +331,18 @@ plugin_setup_layer(struct conn *c, int server,
 }
 
 int
-plugin_step_begin(struct conn *c)
+plugin_step_begin(struct conn *c, const sasl_utils_t *utils,
+                  const char **out, unsigned *out_len)
 {
     const char *why;
 
+    *out = NULL;
+    *out_len = 0;
+    if (c == NULL) {
+        plugin_error(utils, "GSS-SPNEGO: the negotiation already failed; "
+                     "start a new authentication");
+        return SASL_BADAUTH;
+    }
     if (c->failed == 0)
         return SASL_OK;
     why = c->engine != NULL ? spnego_reason(c->engine) : "";
@@ -349,7 +357,8 @@ plugin_step_end(struct conn *c, int r, const char **out, unsigned *out_len)
 {
     if (r == SASL_OK || r == SASL_CONTINUE || r == SASL_INTERACT)
         return r;
-    c->failed = r;
+    if (c != NULL)
+        c->failed = r;
     *out = NULL;
     *out_len = 0;
     return r;

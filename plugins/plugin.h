@@ -66,11 +66,14 @@ void plugin_trace(void *arg, enum spnego_event event, const char *text);
 /* Fill the GSS channel bindings from SASL's (application data only). */
 void plugin_set_cb(struct conn *c, const sasl_channel_binding_t *cb);
 
-/* Every step of both roles begins and ends here.  A connection whose step
- * failed once stays failed: plugin_step_begin refuses every later step
- * (SASL_BADAUTH, naming the first failure), whatever it is given.
- * plugin_step_end records a failure and hands out no token with it. */
-int plugin_step_begin(struct conn *c);
+/* Every step of both roles begins and ends here.  plugin_step_begin
+ * clears the output and refuses the step (SASL_BADAUTH) when the
+ * connection is gone (c NULL: libsasl2 2.1.28 calls again after a failed
+ * step, with the state already disposed of) or failed once before, naming
+ * that failure, whatever the step is given.  plugin_step_end records a
+ * failure (c may be NULL) and hands out no token with it. */
+int plugin_step_begin(struct conn *c, const sasl_utils_t *utils,
+                      const char **out, unsigned *out_len);
 int plugin_step_end(struct conn *c, int r, const char **out,
                     unsigned *out_len);
 

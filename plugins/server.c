@@ -317,21 +317,13 @@ server_step(void *conn, sasl_server_params_t *sp, const char *in,
             sasl_out_params_t *oparams)
 {
     struct server_conn *s = conn;
+    struct conn *c = s != NULL ? &s->c : NULL;
     int r;
 
-    *out = NULL;
-    *outlen = 0;
-    if (s == NULL) {
-        /* libsasl2 2.1.28 calls again after a failed step, with the
-         * connection state already disposed of. */
-        plugin_error(sp->utils, "GSS-SPNEGO: the negotiation already "
-                     "failed; start a new authentication");
-        return SASL_BADAUTH;
-    }
-    r = plugin_step_begin(&s->c);
-    if (r == SASL_OK)
+    r = plugin_step_begin(c, sp->utils, out, outlen);
+    if (r == SASL_OK && c != NULL) /* begin refuses a NULL c */
         r = server_negotiate(s, sp, in, inlen, out, outlen, oparams);
-    return plugin_step_end(&s->c, r, out, outlen);
+    return plugin_step_end(c, r, out, outlen);
 }
 
 static void
