@@ -1,6 +1,7 @@
 /* mechs.c - real mechanisms and negotiable credentials.  See mechs.h. */
 #include "mechs.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,14 +619,77 @@ mech_available(gss_OID_set avail, const gss_OID_desc *oid)
     return 0;
 }
 
+/* 1 if `label` is the first label of `realm` or the whole realm, ignoring
+ * case ("SPNEGO" and "spnego.test" name the realm SPNEGO.TEST). */
+static int
+domain_names_realm(const char *label, size_t len, const char *realm)
+{
+    size_t rl = strlen(realm), i;
+
+    if (len == 0 || len > rl || (len < rl && realm[len] != '.'))
+        return 0;
+    for (i = 0; i < len; i++) {
+        if (tolower((unsigned char)label[i]) !=
+            tolower((unsigned char)realm[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * The Kerberos principal for a Windows-style "DOMAIN\user": "user" in the
+ * default realm when DOMAIN is that realm or its first label (the NetBIOS
+ * domain of an AD realm, "SAMBA" for SAMBA.TEST).  Any other domain names
+ * no realm we know: GSS_S_BAD_NAME, and Kerberos is left out for that name
+ * (NTLM takes DOMAIN\user as it is).  Names without a backslash
+ * ("user", "user@REALM") are for Kerberos to parse.
+ */
 static OM_uint32
-import_user(OM_uint32 *minor, const char *user, gss_name_t *name_out)
+krb5_user_text(OM_uint32 *minor, const char *user, char *buf, size_t size)
+{
+    const char *sep = strchr(user, '\\');
+    krb5_context kc = NULL;
+    char *realm = NULL;
+    OM_uint32 major = GSS_S_BAD_NAME;
+
+    *minor = 0;
+    if (sep == NULL) {
+        (void)snprintf(buf, size, "%s", user);
+        return GSS_S_COMPLETE;
+    }
+    if (krb5_init_context(&kc) != 0 ||
+        krb5_get_default_realm(kc, &realm) != 0)
+        goto cleanup;
+    if (domain_names_realm(user, (size_t)(sep - user), realm) &&
+        strchr(sep + 1, '@') == NULL && sep[1] != '\0' &&
+        (size_t)snprintf(buf, size, "%s@%s", sep + 1, realm) < size)
+        major = GSS_S_COMPLETE;
+cleanup:
+    if (realm != NULL)
+        krb5_free_default_realm(kc, realm);
+    if (kc != NULL)
+        krb5_free_context(kc);
+    return major;
+}
+
+static OM_uint32
+import_user(OM_uint32 *minor, const gss_OID_desc *mech, const char *user,
+            gss_name_t *name_out)
 {
     gss_buffer_desc buf;
+    char text[1024];
+    OM_uint32 major;
 
     *name_out = GSS_C_NO_NAME;
     if (user == NULL)
         return GSS_S_COMPLETE;
+    if (spnego_oid_is_krb5(spnego_oid_lookup(mech->elements,
+                                             mech->length))) {
+        major = krb5_user_text(minor, user, text, sizeof(text));
+        if (GSS_ERROR(major))
+            return major;
+        user = text;
+    }
     buf.value = (void *)user;
     buf.length = strlen(user);
     return gss_import_name(minor, &buf, GSS_C_NT_USER_NAME, name_out);
@@ -687,7 +751,7 @@ acquire_initiator(OM_uint32 *minor, const struct spnego_cred_params *p,
     gss_name_t name = GSS_C_NO_NAME;
     gss_buffer_desc pw;
 
-    major = import_user(minor, p->user, &name);
+    major = import_user(minor, set->elements, p->user, &name);
     if (GSS_ERROR(major))
         goto cleanup;
     if (p->password != NULL) {

@@ -1,11 +1,12 @@
 /* client.c - the GSS-SPNEGO client half.
  *
- * Credentials: the defaults (ccache, client keytab, NTLM_USER_FILE) when
- * any mechanism has usable ones, acquired once and shared by the
- * connections of the process while those files are unchanged
- * (credcache.h); otherwise the authentication name and password from the
- * application's callbacks or interaction, through
- * gss_acquire_cred_with_password for each negotiable mechanism.
+ * Credentials (gather_identity): a name the application gives wins.
+ * Nothing given: the defaults (ccache, client keytab, NTLM_USER_FILE),
+ * acquired once and shared by the connections of the process while those
+ * files are unchanged (credcache.h); a name and password are asked for
+ * only when there are none.  A name and a password: credentials for that
+ * name through gss_acquire_cred_with_password, or failure.  A name alone:
+ * the stored credentials of that principal, else its password is asked.
  */
 #include "plugin.h"
 
@@ -221,24 +222,34 @@ try_defaults(struct client_conn *k, const struct plugin_options *o)
     return 1;
 }
 
+/* Credentials for the name the application gave, and for that name only:
+ * with its password, or (no password) the stored credentials of that
+ * principal (a ticket cache of the collection, the client keytab, an
+ * NTLM_USER_FILE entry).  Never the default credentials of someone else. */
 static int
-creds_with_password(struct client_conn *k, sasl_client_params_t *cp,
-                    const struct plugin_options *o, const char *user,
-                    const char *password)
+creds_for_name(struct client_conn *k, sasl_client_params_t *cp,
+               const struct plugin_options *o, const char *user,
+               const char *password)
 {
     struct spnego_cred_params p = { SPNEGO_INITIATOR, NULL, user, password,
                                     o->mechs, NULL };
     char err[1024];
 
-    if (!spnego_creds_acquire(&p, &k->own, err, sizeof(err))) {
-        plugin_error(cp->utils, "GSS-SPNEGO: no usable "
-                            "credentials: the defaults failed (%s), and the "
-                            "password for \"%s\" was refused (%s)",
-                            k->default_err, user, err);
-        return SASL_BADAUTH;
+    /* k->own may come from an earlier round, before a prompt. */
+    if (k->own != NULL ||
+        spnego_creds_acquire(&p, &k->own, err, sizeof(err))) {
+        k->creds = k->own;
+        return SASL_OK;
     }
-    k->creds = k->own;
-    return SASL_OK;
+    if (password != NULL)
+        plugin_error(cp->utils, "GSS-SPNEGO: the password for \"%s\" was "
+                     "refused (%s); the default credentials are not used "
+                     "when a name and password are given", user, err);
+    else
+        plugin_error(cp->utils, "GSS-SPNEGO: no stored credentials of "
+                     "\"%s\" (%s); give that name's password, or get a "
+                     "ticket for it with kinit", user, err);
+    return SASL_BADAUTH;
 }
 
 /* GSS-SPNEGO has no authorization identity on the wire: only an empty
@@ -265,52 +276,101 @@ check_authzid(sasl_client_params_t *cp, const char *authzid,
     return SASL_BADPARAM;
 }
 
-/* Collect what the first step needs; SASL_INTERACT asks for the rest. */
+/* What the application gave, and what it can still be asked for. */
+struct identity {
+    const char *authzid, *user, *password;
+    unsigned long ask[3]; /* prompts to issue, SASL_CB_* ids */
+    size_t n_ask;
+    int can_ask_user, can_ask_password;
+};
+
+/* 1 if name is the process's login name as libsasl2's own default
+ * SASL_CB_AUTHNAME returns it (the USER or USERNAME variable itself, not
+ * a copy): ambient, like a default ticket, and not a name the
+ * application chose. */
+static int
+is_login_name(const char *name)
+{
+    return name == getenv("USER") || name == getenv("USERNAME");
+}
+
+/* Read the three values from answered prompts or callbacks, never by
+ * prompting: whether to prompt depends on the credentials found. */
+static int
+read_identity(sasl_client_params_t *cp, sasl_interact_t **need,
+              struct identity *id)
+{
+    int r;
+
+    memset(id, 0, sizeof(*id));
+    r = get_simple(cp, need, SASL_CB_USER, &id->authzid);
+    if (r == SASL_INTERACT)
+        id->ask[id->n_ask++] = SASL_CB_USER;
+    else if (r != SASL_OK)
+        return r;
+    r = get_simple(cp, need, SASL_CB_AUTHNAME, &id->user);
+    if (r != SASL_OK && r != SASL_INTERACT)
+        return r;
+    id->can_ask_user = r == SASL_INTERACT;
+    r = get_password(cp, need, &id->password);
+    if (r != SASL_OK && r != SASL_INTERACT)
+        return r;
+    id->can_ask_password = r == SASL_INTERACT;
+    /* An empty answer is no answer (SSSD answers every prompt, "" for the
+     * password it does not have). */
+    if (id->user != NULL && (id->user[0] == '\0' || is_login_name(id->user)))
+        id->user = NULL;
+    if (id->password != NULL && id->password[0] == '\0')
+        id->password = NULL;
+    return SASL_OK;
+}
+
+/*
+ * Collect what the first step needs; SASL_INTERACT asks for the rest.
+ * A name given by the application wins over the default credentials
+ * (creds_for_name); its password is asked for when no stored credentials
+ * of that name exist.  Nothing given: the defaults, and the name and
+ * password are asked for only when there are none.
+ */
 static int
 gather_identity(struct client_conn *k, sasl_client_params_t *cp,
                 const struct plugin_options *o, sasl_interact_t **need,
                 const char **authzid)
 {
-    unsigned long ids[3];
-    size_t n = 0;
-    const char *user = NULL, *password = NULL;
+    struct identity id;
     int r;
 
-    r = get_simple(cp, need, SASL_CB_USER, authzid);
-    if (r == SASL_INTERACT)
-        ids[n++] = SASL_CB_USER;
-    else if (r != SASL_OK)
+    r = read_identity(cp, need, &id);
+    if (r != SASL_OK)
         return r;
-    if (!try_defaults(k, o)) {
-        r = get_simple(cp, need, SASL_CB_AUTHNAME, &user);
-        if (r == SASL_INTERACT)
-            ids[n++] = SASL_CB_AUTHNAME;
-        else if (r != SASL_OK)
-            return r;
-        r = get_password(cp, need, &password);
-        if (r == SASL_INTERACT)
-            ids[n++] = SASL_CB_PASS;
-        else if (r != SASL_OK)
-            return r;
-    }
+    *authzid = id.authzid;
     free_prompts(k, cp->utils);
-    if (n > 0 && k->creds == NULL)
+    if (id.user != NULL && id.password == NULL && id.can_ask_password) {
+        if (creds_for_name(k, cp, o, id.user, NULL) == SASL_OK)
+            return id.n_ask > 0 ? make_prompts(k, cp, id.ask, id.n_ask, need)
+                                : SASL_OK;
+        id.ask[id.n_ask++] = SASL_CB_PASS;
+    } else if (id.user != NULL) {
+        r = creds_for_name(k, cp, o, id.user, id.password);
+    } else if (try_defaults(k, o)) {
+        r = SASL_OK;
+    } else if (!id.can_ask_user) {
+        plugin_error(cp->utils, "GSS-SPNEGO: no usable credentials (%s), "
+                     "and no authentication name and password were given; "
+                     "run kinit, or supply them", k->default_err);
+        r = SASL_BADAUTH;
+    } else {
+        id.ask[id.n_ask++] = SASL_CB_AUTHNAME;
+        if (id.can_ask_password)
+            id.ask[id.n_ask++] = SASL_CB_PASS;
         /* If the application cannot answer, this is what it reports. */
         plugin_error(cp->utils, "GSS-SPNEGO: no usable default credentials "
                      "(%s); an authentication name and password are "
                      "needed (or run kinit)", k->default_err);
-    if (n > 0)
-        return make_prompts(k, cp, ids, n, need);
-    if (k->creds != NULL)
-        return SASL_OK;
-    if (user == NULL || user[0] == '\0' || password == NULL) {
-        plugin_error(cp->utils, "GSS-SPNEGO: no usable "
-                            "credentials (%s), and no authentication name "
-                            "and password were given; run kinit, or supply "
-                            "them", k->default_err);
-        return SASL_BADAUTH;
     }
-    return creds_with_password(k, cp, o, user, password);
+    if (id.n_ask > 0 && r == SASL_OK)
+        return make_prompts(k, cp, id.ask, id.n_ask, need);
+    return r;
 }
 
 /* Import "service@host", canonicalised for Kerberos. */

@@ -77,6 +77,82 @@ getopt_cb(void *ctx, const char *plugin, const char *option,
     return SASL_OK;
 }
 
+static int
+authname_cb(void *ctx, int id, const char **result, unsigned *len)
+{
+    const struct hx_opts *o = ctx;
+
+    (void)id;
+    *result = o->authname;
+    if (len != NULL)
+        *len = (unsigned)strlen(*result);
+    return SASL_OK;
+}
+
+static int
+pass_cb(sasl_conn_t *conn, void *ctx, int id, sasl_secret_t **psecret)
+{
+    static sasl_secret_t *secret; /* libsasl2 does not free it */
+    const struct hx_opts *o = ctx;
+    size_t n = strlen(o->password);
+
+    (void)conn;
+    (void)id;
+    free(secret);
+    secret = malloc(sizeof(*secret) + n);
+    if (secret == NULL)
+        return SASL_NOMEM;
+    secret->len = n;
+    memcpy(secret->data, o->password, n + 1);
+    *psecret = secret;
+    return SASL_OK;
+}
+
+/* The client's callbacks for its identity, from index i; returns the
+ * index after them. */
+static size_t
+identity_callbacks(struct hx_session *s, size_t i)
+{
+    static const unsigned long ids[] = { SASL_CB_USER, SASL_CB_AUTHNAME,
+                                         SASL_CB_PASS };
+    size_t k;
+
+    for (k = 0; k < 3; k++) {
+        if (s->copts.prompt & (1u << k))
+            s->ccb[i++] = (sasl_callback_t){ ids[k], NULL, NULL };
+    }
+    if (s->copts.authname != NULL && !(s->copts.prompt & HX_PROMPT_AUTHNAME))
+        s->ccb[i++] = (sasl_callback_t){ SASL_CB_AUTHNAME, CB(authname_cb),
+                                         &s->copts };
+    if (s->copts.password != NULL && !(s->copts.prompt & HX_PROMPT_PASS))
+        s->ccb[i++] = (sasl_callback_t){ SASL_CB_PASS, CB(pass_cb),
+                                         &s->copts };
+    return i;
+}
+
+/* Answer the prompts of a SASL_INTERACT, noting what was asked. */
+static void
+answer_prompts(struct hx_session *s, sasl_interact_t *p)
+{
+    static const char *const names[] = { "user ", "authname ", "pass " };
+    const char *answer;
+    size_t used;
+    int k;
+
+    for (; p != NULL && p->id != SASL_CB_LIST_END; p++) {
+        k = p->id == SASL_CB_USER ? 0 : p->id == SASL_CB_AUTHNAME ? 1 : 2;
+        answer = k == 1 ? s->copts.authname : k == 2 ? s->copts.password
+                                                     : NULL;
+        if (answer == NULL)
+            answer = "";
+        used = strlen(s->asked);
+        (void)snprintf(s->asked + used, sizeof(s->asked) - used, "%s",
+                       names[k]);
+        p->result = answer;
+        p->len = (unsigned)strlen(answer);
+    }
+}
+
 /* ---- setup ---- */
 
 static int
@@ -187,7 +263,8 @@ hx_session_new(const struct hx_opts *copts, const struct hx_opts *sopts,
     s->server_rc = SASL_CONTINUE;
     s->ccb[0] = (sasl_callback_t){ SASL_CB_GETOPT, CB(getopt_cb), &s->copts };
     s->ccb[1] = (sasl_callback_t){ SASL_CB_LOG, CB(log_cb), &s->clog };
-    s->ccb[2] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
+    s->ccb[identity_callbacks(s, 2)] =
+        (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
     s->scb[0] = (sasl_callback_t){ SASL_CB_GETOPT, CB(getopt_cb), &s->sopts };
     s->scb[1] = (sasl_callback_t){ SASL_CB_LOG, CB(log_cb), &s->slog };
     s->scb[2] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
@@ -234,10 +311,14 @@ hx_client_start(struct hx_session *s, const uint8_t **tok_out,
                 size_t *len_out)
 {
     const char *out = NULL, *mech = NULL;
-    unsigned outlen = 0;
+    unsigned outlen = 0, rounds = 0;
+    sasl_interact_t *prompts = NULL;
 
-    s->client_rc = sasl_client_start(s->client, MECH, NULL, &out, &outlen,
-                                     &mech);
+    do {
+        answer_prompts(s, prompts);
+        s->client_rc = sasl_client_start(s->client, MECH, &prompts, &out,
+                                         &outlen, &mech);
+    } while (s->client_rc == SASL_INTERACT && ++rounds < 4);
     *tok_out = (const uint8_t *)out;
     *len_out = outlen;
     return s->client_rc;

@@ -29,7 +29,22 @@ struct hx_opts {
     const char *mechs;     /* spnego_mechs */
     const char *max_token; /* spnego_max_token */
     const char *send_mic;  /* spnego_send_mic */
+    /* Client identity.  Each of the three SASL ids is either answered
+     * through SASL_INTERACT, as libldap and SSSD do (its bit set in
+     * prompt: the id is listed without a function, and the harness
+     * answers with authname, password, or "" for the authorization name
+     * and anything not set; s->asked records what was asked), or by a
+     * callback if its value is set (libsasl2's own AUTHNAME default, the
+     * login name, if not). */
+    const char *authname;
+    const char *password;
+    unsigned prompt;       /* HX_PROMPT_* */
 };
+
+#define HX_PROMPT_USER 1u
+#define HX_PROMPT_AUTHNAME 2u
+#define HX_PROMPT_PASS 4u
+#define HX_PROMPT_ALL 7u
 
 /* What the plugin logged on one side. */
 struct hx_log {
@@ -57,7 +72,8 @@ typedef void (*hx_hook)(void *arg, enum hx_dir dir, unsigned index,
 struct hx_session {
     sasl_conn_t *client, *server;
     struct hx_opts copts, sopts;
-    sasl_callback_t ccb[3], scb[3];
+    sasl_callback_t ccb[6], scb[3];
+    char asked[64];            /* prompts, e.g. "user authname pass " */
     struct hx_log clog, slog;
     int client_rc, server_rc;  /* the last code each side returned */
     unsigned c2s, s2c;         /* messages delivered each way */
@@ -90,8 +106,9 @@ void hx_session_free(struct hx_session *s);
 int hx_teardown(void **state);
 
 /* sasl_client_start for GSS-SPNEGO: *tok_out is the client's first token
- * (owned by libsasl2, valid until the next call on s->client).  Returns the
- * SASL code. */
+ * (owned by libsasl2, valid until the next call on s->client).  Prompts
+ * are answered (see struct hx_opts) until the client stops asking.
+ * Returns the SASL code. */
 int hx_client_start(struct hx_session *s, const uint8_t **tok_out,
                     size_t *len_out);
 

@@ -161,6 +161,15 @@ if ! missing=$(cd "$src" && dpkg-checkbuilddeps $profiles 2>&1); then
     tap_done
 fi
 
+# failed_tests_of_build LOG: the FAIL/ERROR lines of make check in a
+# package build's log, then each failing case with the lines after it
+# (VERBOSE=1 put the failing tests' own logs into the build log), so a
+# failure in CI names its cause and not only the last test's output.
+failed_tests_of_build() {
+    grep -E '^(FAIL|ERROR): ' "$1"
+    grep -v '# TODO' "$1" | grep -A 8 -E '^not ok ' | head -n 120
+}
+
 # A clean environment: not the KDC of with-krb5, not the outer make's
 # jobserver; make check inside the build starts KDCs of its own.
 start=$(date +%s)
@@ -170,6 +179,7 @@ start=$(date +%s)
     dpkg-buildpackage -us -uc -b $profiles) >"$tmp/build.log" 2>&1
 rc=$?
 tap_ok "$rc" "dpkg-buildpackage -us -uc -b${profiles:+ $profiles} (DEB_BUILD_OPTIONS=$build_opts; $(($(date +%s) - start)) s)" || {
+    failed_tests_of_build "$tmp/build.log" | sed 's/^/#   /'
     tail -n 40 "$tmp/build.log" | sed 's/^/#   /'
     tap_done
 }

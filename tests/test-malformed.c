@@ -1577,29 +1577,29 @@ run_client_step_after_failure(const struct mcase *c)
 /* ---- the table ---- */
 
 #define SRV(n, b, rc, w)                                                    \
-    { #n, SERVER_FIRST, b, rc, w, { NULL, NULL, NULL },                    \
-      { NULL, NULL, NULL }, 0, NULL }
+    { #n, SERVER_FIRST, b, rc, w, { .mechs = NULL },                    \
+      { .mechs = NULL }, 0, NULL }
 #define SRV_OPT(n, b, rc, w, smech, smax)                                   \
-    { #n, SERVER_FIRST, b, rc, w, { NULL, NULL, NULL },                    \
-      { smech, smax, NULL }, 0, NULL }
+    { #n, SERVER_FIRST, b, rc, w, { .mechs = NULL },                    \
+      { .mechs = (smech), .max_token = (smax) }, 0, NULL }
 #define LATER(n, b, rc, w)                                                  \
-    { #n, SERVER_LATER, b, rc, w, { NULL, NULL, NULL },                    \
-      { NULL, NULL, NULL }, 0, NULL }
+    { #n, SERVER_LATER, b, rc, w, { .mechs = NULL },                    \
+      { .mechs = NULL }, 0, NULL }
 #define CLI(n, b, rc, w)                                                    \
-    { #n, CLIENT_REPLY, b, rc, w, { NULL, NULL, NULL },                    \
-      { NULL, NULL, NULL }, 0, NULL }
+    { #n, CLIENT_REPLY, b, rc, w, { .mechs = NULL },                    \
+      { .mechs = NULL }, 0, NULL }
 #define CLI_OPT(n, b, rc, w, cmax)                                          \
-    { #n, CLIENT_REPLY, b, rc, w, { NULL, cmax, NULL },                    \
-      { NULL, NULL, NULL }, 0, NULL }
+    { #n, CLIENT_REPLY, b, rc, w, { .max_token = (cmax) },                \
+      { .mechs = NULL }, 0, NULL }
 #define CLI_NTLM(n, b, rc, w)                                               \
-    { #n, CLIENT_REPLY, b, rc, w, { NTLM_ONLY, NULL, NULL },               \
-      { NULL, NULL, NULL }, 1, NULL }
+    { #n, CLIENT_REPLY, b, rc, w, { .mechs = NTLM_ONLY },               \
+      { .mechs = NULL }, 1, NULL }
 #define CUST(n, f, rc, w)                                                   \
-    { #n, CUSTOM, NULL, rc, w, { NULL, NULL, NULL }, { NULL, NULL, NULL }, \
+    { #n, CUSTOM, NULL, rc, w, { .mechs = NULL }, { .mechs = NULL }, \
       0, f }
 #define CUST_NTLM(n, f, rc, w)                                              \
-    { #n, CUSTOM, NULL, rc, w, { NTLM_ONLY, NULL, NULL },                  \
-      { NULL, NULL, NULL }, 0, f }
+    { #n, CUSTOM, NULL, rc, w, { .mechs = NTLM_ONLY },                  \
+      { .mechs = NULL }, 0, f }
 
 #define TRUNCATED "truncated: TLV at 0 declares"
 

@@ -42,9 +42,9 @@ static const uint8_t OID_NTLM[] = { 0x2b, 0x06, 0x01, 0x04, 0x01,
 /* Configurations.  The server's spnego_mechs makes its own order win
  * (RFC 4178 Appendix A); without it the server takes the initiator's
  * order among krb5 and ntlmssp. */
-static const struct hx_opts KRB5_FIRST = { "krb5 ntlmssp", NULL, NULL };
-static const struct hx_opts NTLM_FIRST = { "ntlmssp krb5", NULL, NULL };
-static const struct hx_opts DEFAULTS = { NULL, NULL, NULL };
+static const struct hx_opts KRB5_FIRST = { .mechs = "krb5 ntlmssp" };
+static const struct hx_opts NTLM_FIRST = { .mechs = "ntlmssp krb5" };
+static const struct hx_opts DEFAULTS = { .mechs = NULL };
 
 /* ---- the attacker ---- */
 
