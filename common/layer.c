@@ -76,6 +76,9 @@ put_be32(uint8_t *p, size_t v)
     p[3] = (uint8_t)v;
 }
 
+/* Padding a block cipher may add beyond the measured overhead. */
+#define LAYER_PAD_SLACK 16u
+
 enum layer_status
 spnego_layer_init(struct spnego_layer *l, gss_ctx_id_t gss, int conf,
                   size_t send_max, size_t recv_max)
@@ -101,6 +104,11 @@ spnego_layer_init(struct spnego_layer *l, gss_ctx_id_t gss, int conf,
                           "%zu-byte buffer (major 0x%x)", send_max,
                           (unsigned)major);
     l->maxoutbuf = max_in;
+    /* recv_max counts the data a packet carries: its token may be larger
+     * by the wrap overhead (as measured above), plus one cipher block of
+     * padding. */
+    if (l->recv_max <= 0xffffffffu - (limit - max_in) - LAYER_PAD_SLACK)
+        l->recv_max += (limit - max_in) + LAYER_PAD_SLACK;
     return LAYER_OK;
 }
 

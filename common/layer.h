@@ -37,7 +37,7 @@ struct spnego_layer {
     int conf;           /* confidentiality (else integrity only) */
     int use_iov;        /* gss_wrap_iov/gss_unwrap_iov work */
     size_t send_max;    /* largest packet (4 + token) the peer takes */
-    size_t recv_max;    /* largest token length accepted */
+    size_t recv_max;    /* largest token length accepted (data + overhead) */
     size_t maxoutbuf;   /* plaintext bytes per packet */
     struct layer_buf enc;        /* encoded packets */
     uint8_t hdr[4];
@@ -51,7 +51,10 @@ struct spnego_layer {
 
 /*
  * Set up a layer.  send_max bounds every encoded packet including its
- * 4-byte length; recv_max bounds the length field of received packets.
+ * 4-byte length; recv_max bounds the data of a received packet: its
+ * length field may exceed recv_max by the mechanism's wrap overhead (a
+ * peer such as Cyrus' libgssapiv2 fills packets with maxbufsize bytes of
+ * data).
  * maxoutbuf is derived with gss_wrap_size_limit.  Returns LAYER_OK, or an
  * error with l->err set.
  */

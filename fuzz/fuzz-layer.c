@@ -24,7 +24,7 @@
  *             64 or 1000 bytes at a time, or pseudo-random sizes 1..257
  *   bit 3     an integrity-only layer (else confidentiality)
  *   bit 4     small limits: packets of at most 4096 bytes both ways (else
- *             the plugin's: 65536 out, 0xffffff in)
+ *             the plugin's: 65536 out, 0xffffff bytes of data in)
  *   bit 5     round trip (below)
  *   bit 6     NTLM contexts (else Kerberos)
  *   bit 7     the initiator decodes (what the acceptor sends), else the

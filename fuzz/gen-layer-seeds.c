@@ -252,9 +252,11 @@ make_seeds(void)
     write_seed("packet-then-garbage", WHOLE, &s, EXPECT_FAILS);
     raw_seed("zero-length-packet", WHOLE, "\x00\x00\x00\x00", 4,
              EXPECT_FAILS);
-    raw_seed("packet-over-small-limit", SMALL, "\x00\x00\x10\x01zz", 6,
+    /* over the data limits (4096, 16 MiB - 1) by more than any wrap
+     * overhead */
+    raw_seed("packet-over-small-limit", SMALL, "\x00\x00\x11\x01zz", 6,
              EXPECT_FAILS);
-    raw_seed("packet-over-plugin-limit", WHOLE, "\x01\x00\x00\x00", 4,
+    raw_seed("packet-over-plugin-limit", WHOLE, "\x01\x10\x00\x00", 4,
              EXPECT_FAILS);
 
     /* a MIC token where a wrap token belongs */

@@ -909,7 +909,7 @@ EOF
     since "$P/syslog" "$_m" >"$tmp/out/pf-l.srv"
     _r=1
     if ! has pf-l '^S: 235 ' out && has pf-l '^S: 535 ' out &&
-        grep -q 'asked for a security layer of SSF' "$tmp/out/pf-l.srv"; then
+        grep -q 'security layer of SSF [0-9]* ([a-z ]*), but this side allows no security layer' "$tmp/out/pf-l.srv"; then
         _r=0
     fi
     check "$_r" "postfix smtpd (max_ssf 0) and a client asking for a layer: AUTH refused, the server log says why"

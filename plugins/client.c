@@ -441,17 +441,16 @@ import_target(struct client_conn *k, sasl_client_params_t *cp)
     return SASL_OK;
 }
 
-/* Request flags from the security properties (INTEROP.md section 3). */
+/* Request flags: the layer the security properties allow
+ * (plugin_allowed_layer, the rule the server applies too; INTEROP.md
+ * section 3), mutual authentication, delegation if asked. */
 static OM_uint32
 request_flags(const sasl_client_params_t *cp)
 {
     OM_uint32 flags = GSS_C_MUTUAL_FLAG;
-    sasl_ssf_t max = cp->props.max_ssf, ext = cp->external_ssf;
 
-    if (max > ext)
-        flags |= GSS_C_INTEG_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_REPLAY_FLAG;
-    if (max > ext && max - ext > 1)
-        flags |= GSS_C_CONF_FLAG;
+    flags |= plugin_layer_flags(plugin_allowed_layer(&cp->props,
+                                                     cp->external_ssf));
     if (cp->props.security_flags & SASL_SEC_PASS_CREDENTIALS)
         flags |= GSS_C_DELEG_FLAG;
     return flags;
@@ -484,6 +483,12 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
     if (r != SASL_OK)
         return r;
     plugin_set_cb(&k->c, cp->cbinding);
+    plugin_log(cp->utils, SASL_LOG_DEBUG, "GSS-SPNEGO: security properties "
+               "min_ssf %u, max_ssf %u, external SSF %u, maxbufsize %u: "
+               "asking for %s", cp->props.min_ssf, cp->props.max_ssf,
+               cp->external_ssf, cp->props.maxbufsize,
+               plugin_layer_name(plugin_allowed_layer(&cp->props,
+                                                      cp->external_ssf)));
     memset(&cfg, 0, sizeof(cfg));
     cfg.creds = k->creds;
     cfg.target = k->target;
@@ -549,7 +554,7 @@ client_finish(struct client_conn *k, sasl_client_params_t *cp,
     free(name);
     if (r != SASL_OK)
         return r;
-    r = plugin_setup_layer(&k->c, 0, &cp->props, cp->external_ssf, oparams);
+    r = plugin_setup_layer(&k->c, &cp->props, cp->external_ssf, oparams);
     if (r != SASL_OK)
         return r;
     oparams->doneflag = 1;

@@ -260,52 +260,130 @@ layer_decode(void *context, const char *input, unsigned inputlen,
     return SASL_OK;
 }
 
-static const char *
-ssf_words(sasl_ssf_t ssf)
+static const char *const kind_words[] = { "no security layer",
+                                         "integrity only",
+                                         "confidentiality" };
+
+const char *
+plugin_layer_name(enum plugin_layer layer)
 {
-    return ssf == 0 ? "no security layer"
-                    : ssf == 1 ? "integrity only" : "confidentiality";
+    return kind_words[layer];
+}
+
+/* The strongest layer these properties allow: none when maxbufsize is 0
+ * (sasl.h: no security layer) or max_ssf does not exceed the external
+ * SSF; integrity when it exceeds it by 1; confidentiality by more. */
+enum plugin_layer
+plugin_allowed_layer(const sasl_security_properties_t *p, sasl_ssf_t ext)
+{
+    if (p->maxbufsize == 0 || p->max_ssf <= ext)
+        return PLUGIN_LAYER_NONE;
+    return p->max_ssf - ext == 1 ? PLUGIN_LAYER_INTEG : PLUGIN_LAYER_CONF;
+}
+
+OM_uint32
+plugin_layer_flags(enum plugin_layer layer)
+{
+    OM_uint32 flags = 0;
+
+    if (layer >= PLUGIN_LAYER_INTEG)
+        flags |= GSS_C_INTEG_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_REPLAY_FLAG;
+    if (layer == PLUGIN_LAYER_CONF)
+        flags |= GSS_C_CONF_FLAG;
+    return flags;
+}
+
+static enum plugin_layer
+flags_layer(OM_uint32 flags)
+{
+    if (!(flags & GSS_C_INTEG_FLAG))
+        return PLUGIN_LAYER_NONE;
+    return (flags & GSS_C_CONF_FLAG) ? PLUGIN_LAYER_CONF : PLUGIN_LAYER_INTEG;
+}
+
+/* 1 if the mechanism protects its layer against replay and reordering
+ * although its context does not say so: NTLM's signatures carry a
+ * sequence number that gss-ntlmssp checks on every packet (MS-NLMP
+ * 3.4.4), and gss-ntlmssp 1.2.0 sets neither flag. */
+static int
+mech_sequences_inherently(const struct spnego_mech *mech)
+{
+    return mech != NULL && mech->id == SPNEGO_OID_NTLMSSP;
+}
+
+/*
+ * The one decision of both sides: the layer is the one the context flags
+ * give (the client asked for it with plugin_layer_flags from its own
+ * properties; GSS-SPNEGO has no later step to agree on another).  This
+ * side refuses a layer stronger than its properties allow (it cannot be
+ * undone), weaker than min_ssf needs, or without sequence detection: with
+ * it, MIT's unwrap reports a replayed packet as old or duplicate, which
+ * the layer refuses, so replay detection alone is not required (Cyrus'
+ * libgssapiv2 client asks for sequence detection only).
+ */
+static int
+check_layer(struct conn *c, const sasl_security_properties_t *p,
+            sasl_ssf_t ext, OM_uint32 flags, sasl_ssf_t ssf)
+{
+    enum plugin_layer got = flags_layer(flags);
+    enum plugin_layer allowed = plugin_allowed_layer(p, ext);
+    sasl_ssf_t need = p->min_ssf > ext ? p->min_ssf - ext : 0;
+
+    if (got > allowed) {
+        plugin_error(c->utils, "GSS-SPNEGO: the context has a security "
+                     "layer of SSF %u (%s), but this side allows %s "
+                     "(max_ssf %u, external SSF %u, maxbufsize %u); the "
+                     "client should ask for less (maxssf)", ssf,
+                     kind_words[got], kind_words[allowed], p->max_ssf, ext,
+                     p->maxbufsize);
+        return SASL_TOOWEAK;
+    }
+    if (ssf < need) {
+        plugin_error(c->utils, "GSS-SPNEGO: the negotiated security layer "
+                     "has SSF %u (%s), but min_ssf %u with external SSF %u "
+                     "requires at least %u; ask for a stronger layer "
+                     "(maxssf) or lower minssf", ssf, kind_words[got],
+                     p->min_ssf, ext, need);
+        return SASL_TOOWEAK;
+    }
+    if (got != PLUGIN_LAYER_NONE && !(flags & GSS_C_SEQUENCE_FLAG) &&
+        !mech_sequences_inherently(spnego_ctx_mech(c->engine))) {
+        plugin_error(c->utils, "GSS-SPNEGO: the %s context of this security "
+                     "layer has no sequence detection: replayed and "
+                     "reordered packets would go through; the client must "
+                     "ask for it (GSS_C_SEQUENCE_FLAG)",
+                     spnego_ctx_mech(c->engine) != NULL
+                         ? spnego_ctx_mech(c->engine)->name : "mechanism");
+        return SASL_TOOWEAK;
+    }
+    return SASL_OK;
 }
 
 int
-plugin_setup_layer(struct conn *c, int server,
-                   const sasl_security_properties_t *p,
+plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
                    sasl_ssf_t external_ssf, sasl_out_params_t *oparams)
 {
     gss_ctx_id_t gss = spnego_ctx_gss(c->engine);
-    sasl_ssf_t ssf = flags_ssf(gss, spnego_ctx_flags(c->engine));
-    sasl_ssf_t need = p->min_ssf > external_ssf ? p->min_ssf - external_ssf
-                                                : 0;
-    /* GSS-SPNEGO exchanges no buffer sizes, so send what every peer takes:
-     * at most 64 KiB per packet (Cyrus' libgssapiv2 accepts no more), or
-     * less if the application asks; receive up to 16 MiB - 1. */
-    size_t own = p->maxbufsize ? p->maxbufsize : SPNEGO_DEFAULT_MAXBUF;
-    size_t send_max = own < SPNEGO_DEFAULT_MAXBUF ? own : SPNEGO_DEFAULT_MAXBUF;
-    size_t recv_max = own > SPNEGO_RECV_MAX ? own : SPNEGO_RECV_MAX;
+    OM_uint32 flags = spnego_ctx_flags(c->engine);
+    sasl_ssf_t ssf = flags_ssf(gss, flags);
+    /* GSS-SPNEGO exchanges no buffer sizes.  Send packets no larger than
+     * maxbufsize (a peer with the same properties takes them) nor than
+     * 64 KiB (what every peer takes).  Receive packets of maxbufsize
+     * bytes of data, and up to OpenLDAP's 16 MiB - 1 when maxbufsize is
+     * smaller: Cyrus' libgssapiv2 sends packets as large as its own
+     * maxbufsize (libldap's 16 MiB - 1), whatever ours is. */
+    size_t recv_max = p->maxbufsize > SPNEGO_RECV_MAX ? p->maxbufsize
+                                                      : SPNEGO_RECV_MAX;
+    size_t send_max = p->maxbufsize < SPNEGO_DEFAULT_MAXBUF
+                          ? p->maxbufsize : SPNEGO_DEFAULT_MAXBUF;
     enum layer_status st;
+    int r;
 
     plugin_log(c->utils, SASL_LOG_DEBUG, "GSS-SPNEGO: security "
-                  "layer SSF %u (%s)", ssf, ssf_words(ssf));
-    if (ssf < need) {
-        plugin_error(c->utils, "GSS-SPNEGO: the negotiated "
-                           "security layer has SSF %u (%s), but min_ssf %u "
-                           "with external SSF %u requires at least %u; ask "
-                           "for a stronger layer (maxssf) or lower minssf",
-                           ssf, ssf_words(ssf), p->min_ssf, external_ssf,
-                           need);
-        return SASL_TOOWEAK;
-    }
-    if (server && ssf > (p->max_ssf > external_ssf ? p->max_ssf - external_ssf
-                                                   : 0)) {
-        /* The client asked for a layer this application cannot provide
-         * (e.g. Postfix: max_ssf 0); agreeing would break the session. */
-        plugin_error(c->utils, "GSS-SPNEGO: the client asked for a security "
-                     "layer of SSF %u (%s), but this server allows at most "
-                     "max_ssf %u with external SSF %u; the client should ask "
-                     "for less (maxssf=0)", ssf, ssf_words(ssf), p->max_ssf,
-                     external_ssf);
-        return SASL_TOOWEAK;
-    }
+                  "layer SSF %u (%s)", ssf, kind_words[flags_layer(flags)]);
+    r = check_layer(c, p, external_ssf, flags, ssf);
+    if (r != SASL_OK)
+        return r;
     oparams->mech_ssf = ssf;
     if (ssf == 0) {
         oparams->encode = NULL;

@@ -18,13 +18,12 @@
 
 #define SPNEGO_MECH_NAME "GSS-SPNEGO"
 
-/* Largest packet accepted from the peer when the application's own
- * maxbufsize is smaller (GSS-SPNEGO exchanges no buffer sizes; this is
- * the largest OpenLDAP accepts). */
+/* The data a received packet may carry when the application's maxbufsize
+ * is smaller: OpenLDAP's largest (Cyrus' libgssapiv2 sends packets as
+ * large as its own maxbufsize; GSS-SPNEGO exchanges no buffer sizes). */
 #define SPNEGO_RECV_MAX 0xffffffu
 /* The largest packet sent: what every GSS-SPNEGO peer accepts (Cyrus'
- * libgssapiv2 and slapd with it take 64 KiB), and maxbufsize when the
- * application sets none. */
+ * libgssapiv2 and slapd with it take 64 KiB). */
 #define SPNEGO_DEFAULT_MAXBUF 65536u
 
 /* Options (utils->getopt, prefixed spnego_; see the man page). */
@@ -80,14 +79,31 @@ int plugin_step_end(struct conn *c, int r, const char **out,
 /* Map an engine failure to a SASL code, with seterror(reason). */
 int plugin_engine_error(struct conn *c, enum spnego_status status);
 
+/* The security layer, decided by one rule on both sides (gss_spnego(7),
+ * SECURITY LAYER). */
+enum plugin_layer {
+    PLUGIN_LAYER_NONE = 0,
+    PLUGIN_LAYER_INTEG,
+    PLUGIN_LAYER_CONF
+};
+
+/* The strongest layer the properties allow. */
+enum plugin_layer plugin_allowed_layer(const sasl_security_properties_t *p,
+                                       sasl_ssf_t external_ssf);
+/* "no security layer", "integrity only", "confidentiality". */
+const char *plugin_layer_name(enum plugin_layer layer);
+/* The GSS flags that ask for `layer` (with replay and sequence
+ * detection for any layer). */
+OM_uint32 plugin_layer_flags(enum plugin_layer layer);
+
 /*
- * After SPNEGO_COMPLETE: derive the SSF from the context flags, check
- * min_ssf (both sides) and, on the server, that the layer the client asked
- * for is within max_ssf (SASL_TOOWEAK with the reason); set up the
- * security layer and the oparams fields for it.
+ * After SPNEGO_COMPLETE, on both sides: the layer is the one the context
+ * flags give; refuse it (SASL_TOOWEAK with the reason) if it is stronger
+ * than the properties allow, weaker than min_ssf needs, or lacks sequence
+ * detection (NTLM, whose signatures are sequenced, excepted);
+ * set up the security layer and the oparams fields for it.
  */
-int plugin_setup_layer(struct conn *c, int server,
-                       const sasl_security_properties_t *p,
+int plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
                        sasl_ssf_t external_ssf, sasl_out_params_t *oparams);
 
 /* Free what plugin_* set up in c (not c itself). */

@@ -241,7 +241,7 @@ server_finish(struct server_conn *s, sasl_server_params_t *sp,
         r = set_identity(s, sp, oparams);
     if (r != SASL_OK)
         return r;
-    r = plugin_setup_layer(&s->c, 1, &sp->props, sp->external_ssf, oparams);
+    r = plugin_setup_layer(&s->c, &sp->props, sp->external_ssf, oparams);
     if (r != SASL_OK)
         return r;
     /* Delegated credentials stay ours (released at dispose); the

@@ -220,15 +220,17 @@ hx_done(void)
 /* ---- sessions ---- */
 
 static void
-set_props(sasl_conn_t *conn)
+set_props(sasl_conn_t *conn, const struct hx_opts *o)
 {
     sasl_security_properties_t p;
+    sasl_ssf_t ext = o->set_props ? o->external_ssf : 0;
 
     memset(&p, 0, sizeof(p));
-    p.min_ssf = 0;
-    p.max_ssf = 256;
-    p.maxbufsize = 65536;
+    p.min_ssf = o->set_props ? o->min_ssf : 0;
+    p.max_ssf = o->set_props ? o->max_ssf : 256;
+    p.maxbufsize = o->set_props ? o->maxbufsize : 65536;
     assert_int_equal(sasl_setprop(conn, SASL_SEC_PROPS, &p), SASL_OK);
+    assert_int_equal(sasl_setprop(conn, SASL_SSF_EXTERNAL, &ext), SASL_OK);
 }
 
 /* Sessions not yet freed (a failed assertion leaves the test early). */
@@ -274,8 +276,8 @@ hx_session_new(const struct hx_opts *copts, const struct hx_opts *sopts,
     assert_int_equal(sasl_client_new("ldap", host, NULL, NULL, s->ccb, 0,
                                      &s->client),
                      SASL_OK);
-    set_props(s->client);
-    set_props(s->server);
+    set_props(s->client, &s->copts);
+    set_props(s->server, &s->sopts);
     return s;
 }
 

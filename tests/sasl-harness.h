@@ -39,6 +39,10 @@ struct hx_opts {
     const char *authname;
     const char *password;
     unsigned prompt;       /* HX_PROMPT_* */
+    /* Security properties of the side when set_props is 1 (else min_ssf
+     * 0, max_ssf 256, external SSF 0, maxbufsize 65536). */
+    int set_props;
+    unsigned min_ssf, max_ssf, external_ssf, maxbufsize;
 };
 
 #define HX_PROMPT_USER 1u
@@ -92,7 +96,8 @@ void hx_done(void);
  * New client and server connections ("ldap" on $SPNEGO_TEST_HOST), in a
  * session allocated here.  copts/sopts may be NULL (no options); they are
  * copied, the strings are borrowed.  server_flags go to sasl_server_new
- * (e.g. SASL_SUCCESS_DATA).  Both sides allow SSF 0..256.  Asserts
+ * (e.g. SASL_SUCCESS_DATA).  Security properties as the options say
+ * (struct hx_opts).  Asserts
  * (cmocka) on failure.  The session stays registered until
  * hx_session_free, so that hx_teardown can dispose of it when a failed
  * assertion left the test early.

@@ -306,14 +306,43 @@ check_refused() {
     return 1
 }
 
+# check_agree NAME: the last run_pair ended the same way on both sides:
+# both authenticated with the same SSF and moved data through the layer,
+# or both failed.  Never one side in a session the other refused.
+check_agree() {
+    _name=$1
+    _ss=$(field ssf "$case_dir/server.out")
+    _cs=$(field ssf "$case_dir/client.out")
+    if [ "$server_rc" = 0 ] && [ "$client_rc" = 0 ]; then
+        _why=ok
+        [ -n "$_ss" ] && [ "$_ss" = "$_cs" ] ||
+            _why="the sides disagree on the SSF: server $_ss, client $_cs"
+        grep -qx "DATA OK bytes=100000" "$case_dir/server.out" &&
+            grep -qx "DATA OK bytes=100000" "$case_dir/client.out" ||
+            _why="no \"DATA OK\" on both sides"
+        _name="$_name: both authenticated, SSF $_ss"
+    elif [ "$server_rc" != 0 ] && [ "$client_rc" != 0 ]; then
+        _why=ok
+        _name="$_name: both refused ($(sed -n 's/^FAIL: server: //p' "$case_dir/server.out" | head -n 1 | cut -c1-150))"
+    else
+        _why="one side only failed: server $server_rc, client $client_rc"
+    fi
+    tap_is "$_why" ok "$_name" || show_logs
+}
+
 SERVER_ARGS=
 CLIENT_ARGS=
 CLIENT_ENV=
 
+# Security properties for the SSF table: client-min:client-max:
+# server-min:server-max per row.
+SSF_ROWS="0:0:0:0 0:1:0:1 0:56:0:56 0:256:0:256 0:256:56:256 56:256:0:0
+0:0:56:256 0:1:0:256 0:256:0:1"
+
 # A client that can only do NTLM: no Kerberos ticket, no client keytab.
 NTLM_CLIENT_ENV="KRB5CCNAME=FILE:/nonexistent KRB5_CLIENT_KTNAME=FILE:/nonexistent NTLM_USER_FILE=$NTLM_USER_FILE"
 
-tap_plan 20
+tap_plan 38
 
 # ---- Kerberos, both directions, with and without a layer and success data --
 
@@ -365,7 +394,7 @@ check "our client -> Cyrus server: Kerberos, maxssf 1 (integrity only)" \
 # case above) gets integrity only.
 run_pair "$OURS" "$CYRUS" --maxssf 1
 check_refused "Cyrus client -> our server: Kerberos, maxssf 1 on both (Cyrus' client gets confidentiality): refused above max_ssf" \
-    "asked for a security layer of SSF 256.*at most max_ssf 1"
+    "security layer of SSF 256 \(confidentiality\), but this side allows integrity only \(max_ssf 1"
 
 # ---- a larger payload over the confidentiality layer -----------------------
 
@@ -375,6 +404,30 @@ check "our client -> Cyrus server: Kerberos, confidentiality, 1 MiB" \
 run_pair "$OURS" "$CYRUS" --size 1048576
 check "Cyrus client -> our server: Kerberos, confidentiality, 1 MiB" \
     alice conf 1048576
+
+# ---- one SSF rule: the table against Cyrus' plugin, both ways --------------
+
+# Whatever each side's properties, the two sides agree (gss_spnego(7),
+# SECURITY LAYER).  Cyrus' client gets confidentiality from MIT whenever it
+# asks for any layer (see above); our side then refuses what its own
+# properties do not allow, and the Cyrus side fails with it.
+for row in $SSF_ROWS; do
+    cmin=${row%%:*} rest=${row#*:}
+    cmax=${rest%%:*} rest=${rest#*:}
+    smin=${rest%%:*} smax=${rest#*:}
+    for dir in "our client -> Cyrus server" "Cyrus client -> our server"; do
+        case $dir in
+            our*) sdir=$CYRUS cdir=$OURS ;;
+            *) sdir=$OURS cdir=$CYRUS ;;
+        esac
+        SERVER_ARGS="--minssf $smin --maxssf $smax"
+        CLIENT_ARGS="--minssf $cmin --maxssf $cmax"
+        run_pair "$sdir" "$cdir"
+        check_agree "$dir, SSF client $cmin..$cmax, server $smin..$smax"
+    done
+done
+SERVER_ARGS=
+CLIENT_ARGS=
 
 # ---- ours on both sides (sanity for sasl-peer itself) ----------------------
 
