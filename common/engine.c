@@ -58,6 +58,7 @@ struct spnego_ctx {
     gss_cred_id_t deleg;
     char earlier[384];   /* why the optimistic mechanism was abandoned */
     char reason[768];
+    enum spnego_cause cause;    /* of the failure in reason */
 };
 
 /* One step's working state, so helpers stay small. */
@@ -101,22 +102,70 @@ fail(struct spnego_ctx *ctx, enum spnego_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-
 static enum spnego_status
-fail(struct spnego_ctx *ctx, enum spnego_status status, const char *fmt, ...)
+fail_cause(struct spnego_ctx *ctx, enum spnego_status status,
+           enum spnego_cause cause, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* Record a failure: its reason, and its cause (what the plugin maps to a
+ * SASL code). */
+static enum spnego_status
+vfail(struct spnego_ctx *ctx, enum spnego_status status,
+      enum spnego_cause cause, const char *fmt, va_list ap)
 {
-    va_list ap;
     size_t used;
 
-    va_start(ap, fmt);
     (void)vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
-    va_end(ap);
+    ctx->cause = cause;
     used = strlen(ctx->reason);
     if (ctx->earlier[0] != '\0' && used < sizeof(ctx->reason))
         (void)snprintf(ctx->reason + used, sizeof(ctx->reason) - used,
                        " (after a fallback: %s)", ctx->earlier);
     ctx->state = ST_FAILED;
     trace(ctx, SPNEGO_EV_ERROR, "%s", ctx->reason);
+    return status;
+}
+
+/* The cause a status has unless the failure says otherwise. */
+static enum spnego_cause
+default_cause(enum spnego_status status)
+{
+    switch (status) {
+    case SPNEGO_DEFECTIVE_TOKEN:
+        return SPNEGO_CAUSE_PROTOCOL;
+    case SPNEGO_BAD_MECH:
+        return SPNEGO_CAUSE_NO_MECH;
+    case SPNEGO_COMPLETE:
+    case SPNEGO_CONTINUE_NEEDED:
+    case SPNEGO_FAILURE:
+    default:
+        return SPNEGO_CAUSE_LOCAL;
+    }
+}
+
+static enum spnego_status
+fail(struct spnego_ctx *ctx, enum spnego_status status, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vfail(ctx, status, default_cause(status), fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+static enum spnego_status
+fail_cause(struct spnego_ctx *ctx, enum spnego_status status,
+           enum spnego_cause cause, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vfail(ctx, status, cause, fmt, ap);
+    va_end(ap);
     return status;
 }
 
@@ -135,15 +184,16 @@ map_gss(OM_uint32 major)
 }
 
 static enum spnego_status
-fail_gss(struct spnego_ctx *ctx, const char *what, OM_uint32 major,
-         OM_uint32 minor)
+fail_gss(struct spnego_ctx *ctx, enum spnego_cause cause, const char *what,
+         OM_uint32 major, OM_uint32 minor)
 {
     char text[512];
 
     spnego_gss_error(ctx->mech != NULL ? &ctx->mech->oid : NULL, major, minor,
                      text, sizeof(text));
-    return fail(ctx, map_gss(major), "%s (%s): %s", what,
-                ctx->mech != NULL ? ctx->mech->name : "no mechanism", text);
+    return fail_cause(ctx, map_gss(major), cause, "%s (%s): %s", what,
+                      ctx->mech != NULL ? ctx->mech->name : "no mechanism",
+                      text);
 }
 
 static void
@@ -260,7 +310,8 @@ make_mic(struct spnego_ctx *ctx, struct step *st)
 
     major = ctx->mech->ops->get_mic(&minor, ctx->gss, &msg, &st->mic_out);
     if (GSS_ERROR(major))
-        return fail_gss(ctx, "cannot make the mechListMIC", major, minor);
+        return fail_gss(ctx, SPNEGO_CAUSE_LOCAL, "cannot make the mechListMIC",
+                        major, minor);
     if (ctx->mech->ops->after_mic != NULL)
         ctx->mech->ops->after_mic(ctx->gss, 0);
     ctx->mic_sent = 1;
@@ -295,7 +346,8 @@ check_mic(struct spnego_ctx *ctx, struct step *st)
     }
     major = ctx->mech->ops->verify_mic(&minor, ctx->gss, &msg, &mic);
     if (GSS_ERROR(major))
-        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC did not "
+        return fail_cause(ctx, SPNEGO_DEFECTIVE_TOKEN, SPNEGO_CAUSE_REFUSED,
+                          "mechListMIC did not "
                     "verify: the mechanism list was altered in transit, or "
                     "the peer computed the MIC wrongly (%s)",
                     ctx->mech->name);
@@ -343,7 +395,8 @@ emit_resp(struct spnego_ctx *ctx, struct step *st,
         tok.mic.len = st->mic_out.length;
     }
     if (negtoken_encode(&tok, &st->out, &st->out_len) != NEGTOKEN_OK)
-        return fail(ctx, SPNEGO_FAILURE, "out of memory encoding a "
+        return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_NOMEM,
+                          "out of memory encoding a "
                     "NegTokenResp");
     trace(ctx, SPNEGO_EV_STATE, "sent negState %s%s%s%s",
           negtoken_state_name(neg_state),
@@ -499,12 +552,14 @@ emit_init(struct spnego_ctx *ctx, struct step *st)
     if (negtoken_encode(&tok, &st->out, &st->out_len) != NEGTOKEN_OK ||
         negtoken_decode(st->out, st->out_len, NULL, &mine, &err) !=
             NEGTOKEN_OK)
-        return fail(ctx, SPNEGO_FAILURE, "out of memory encoding the "
+        return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_NOMEM,
+                          "out of memory encoding the "
                     "NegTokenInit");
     /* Keep the MechTypeList bytes exactly as sent, for the MIC. */
     ctx->mech_list = malloc(mine.mech_list_der.len);
     if (ctx->mech_list == NULL)
-        return fail(ctx, SPNEGO_FAILURE, "out of memory");
+        return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_NOMEM,
+                          "out of memory");
     memcpy(ctx->mech_list, mine.mech_list_der.data, mine.mech_list_der.len);
     ctx->mech_list_len = mine.mech_list_der.len;
     describe_offer(&mine, names, sizeof(names));
@@ -561,8 +616,9 @@ counter_proposal(struct spnego_ctx *ctx, struct step *st, size_t entry)
     require_mic(ctx, "the acceptor did not choose our first mechanism");
     major = call_init(ctx, GSS_C_NO_BUFFER, st, &minor);
     if (GSS_ERROR(major))
-        return fail_gss(ctx, "cannot start the counter-proposed mechanism",
-                        major, minor);
+        return fail_gss(ctx, SPNEGO_CAUSE_LOCAL,
+                        "cannot start the counter-proposed mechanism", major,
+                        minor);
     return SPNEGO_CONTINUE_NEEDED;
 }
 
@@ -609,7 +665,8 @@ initiator_later_reply(struct spnego_ctx *ctx, const struct step *st)
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "request-mic in a later "
                     "reply (only the acceptor's first reply may carry it)");
     if (st->in.neg_state == NEG_STATE_REJECT)
-        return fail(ctx, SPNEGO_FAILURE, "the acceptor rejected the "
+        return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_REFUSED,
+                          "the acceptor rejected the "
                     "exchange (%s)", ctx->mech->name);
     return SPNEGO_CONTINUE_NEEDED;
 }
@@ -641,7 +698,8 @@ initiator_mech_step(struct spnego_ctx *ctx, struct step *st, int restarted)
     }
     major = call_init(ctx, &in, st, &minor);
     if (GSS_ERROR(major))
-        return fail_gss(ctx, "the acceptor's mechanism token was refused",
+        return fail_gss(ctx, SPNEGO_CAUSE_REFUSED,
+                        "the acceptor's mechanism token was refused",
                         major, minor);
     return SPNEGO_CONTINUE_NEEDED;
 }
@@ -867,7 +925,8 @@ fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
                 ? choose(ctx, &st->in, failed, &k)
                 : NO_SELECTION;
     if (entry == NO_SELECTION)
-        return fail_gss(ctx, "the initiator's optimistic token was refused",
+        return fail_gss(ctx, SPNEGO_CAUSE_REFUSED,
+                        "the initiator's optimistic token was refused",
                         major, minor);
     spnego_gss_error(&failed->oid, major, minor, text, sizeof(text));
     (void)snprintf(ctx->earlier, sizeof(ctx->earlier), "%s refused the "
@@ -954,7 +1013,8 @@ acceptor_mech_token(struct spnego_ctx *ctx, struct step *st,
     if (GSS_ERROR(major)) {
         if (!ctx->first_reply_done)
             return fall_back(ctx, st, major, minor);
-        return fail_gss(ctx, "the initiator's mechanism token was refused",
+        return fail_gss(ctx, SPNEGO_CAUSE_REFUSED,
+                        "the initiator's mechanism token was refused",
                         major, minor);
     }
     s = check_mic(ctx, st);
@@ -992,7 +1052,8 @@ acceptor_first(struct spnego_ctx *ctx, struct step *st)
                     "with mechTypes as the first token, got a %s",
                     negtoken_type_name(st->in.type));
     if (!keep_mech_list(ctx, &st->in))
-        return fail(ctx, SPNEGO_FAILURE, "out of memory");
+        return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_NOMEM,
+                          "out of memory");
     ctx->state = ST_EXCHANGE;
     describe_offer(&st->in, names, sizeof(names));
     trace(ctx, SPNEGO_EV_OFFERED, "initiator offers: %s%s", names,
@@ -1027,7 +1088,8 @@ acceptor_next(struct spnego_ctx *ctx, struct step *st)
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "the initiator sent "
                     "request-mic (only the acceptor's first reply may)");
     if (st->in.neg_state == NEG_STATE_REJECT)
-        return fail(ctx, SPNEGO_FAILURE, "the initiator ended the "
+        return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_REFUSED,
+                          "the initiator ended the "
                     "negotiation (negState reject)");
     if (!ctx->mech_complete) {
         if (!st->in.has_response_token)
@@ -1127,14 +1189,15 @@ spnego_step(struct spnego_ctx *ctx, const uint8_t *in, size_t in_len,
     if (ctx->state == ST_DONE) {
         (void)snprintf(ctx->reason, sizeof(ctx->reason), "the negotiation "
                        "is already complete; no more tokens are expected");
+        ctx->cause = SPNEGO_CAUSE_PROTOCOL;
         return SPNEGO_FAILURE;
     }
     if (ctx->state == ST_FAILED) {
         char was[sizeof(ctx->reason)];
 
         memcpy(was, ctx->reason, sizeof(was));
-        return fail(ctx, SPNEGO_FAILURE, "the negotiation already failed: "
-                    "%.600s", was);
+        return fail_cause(ctx, SPNEGO_FAILURE, ctx->cause, "the negotiation "
+                          "already failed: %.600s", was);
     }
     s = dispatch(ctx, &st, in, in_len);
     if (s == SPNEGO_CONTINUE_NEEDED && ctx->state == ST_START)
@@ -1142,6 +1205,12 @@ spnego_step(struct spnego_ctx *ctx, const uint8_t *in, size_t in_len,
     s = finish_step(&st, s, out, out_len);
     release_step(&st);
     return s;
+}
+
+enum spnego_cause
+spnego_failure_cause(const struct spnego_ctx *ctx)
+{
+    return ctx->cause;
 }
 
 const char *

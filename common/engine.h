@@ -94,6 +94,22 @@ enum spnego_status spnego_step(struct spnego_ctx *ctx, const uint8_t *in,
 /* The last failure as a sentence ("" if none). */
 const char *spnego_reason(const struct spnego_ctx *ctx);
 
+/* What the last failure came from, for the application's error code. */
+enum spnego_cause {
+    SPNEGO_CAUSE_NONE = 0,
+    SPNEGO_CAUSE_PROTOCOL, /* a malformed or out-of-place SPNEGO message */
+    SPNEGO_CAUSE_REFUSED,  /* the mechanism refused the peer's token (bad
+                            * ticket, password, channel bindings), a
+                            * mechListMIC did not verify, or the peer
+                            * rejected the exchange */
+    SPNEGO_CAUSE_NO_MECH,  /* no mechanism in common */
+    SPNEGO_CAUSE_LOCAL,    /* a local problem: no credentials, a mechanism
+                            * that cannot start (KDC unreachable, unknown
+                            * service) */
+    SPNEGO_CAUSE_NOMEM     /* out of memory */
+};
+enum spnego_cause spnego_failure_cause(const struct spnego_ctx *ctx);
+
 void spnego_ctx_free(struct spnego_ctx *ctx);
 
 /* ---- results: meaningful once spnego_step returned SPNEGO_COMPLETE ---- */

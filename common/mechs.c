@@ -844,8 +844,9 @@ acquire_for(const struct spnego_cred_params *p, const struct spnego_mech *m,
     return acquire_initiator(minor, p, &set, cred);
 }
 
-/* Acquire for one mechanism and add it; a failure is noted in err. */
-static void
+/* Acquire for one mechanism and add it; a failure is noted in err.
+ * Returns 1 if it failed for want of memory. */
+static int
 acquire_one(struct spnego_creds *creds, const struct spnego_cred_params *p,
             gss_OID_set avail, const uint8_t *oid, size_t len, char *err,
             size_t errlen)
@@ -857,18 +858,19 @@ acquire_one(struct spnego_creds *creds, const struct spnego_cred_params *p,
     OM_uint32 major, minor = 0;
     char name[96], why[512];
     size_t idx;
+    int nomem = 0;
 
     spnego_oid_name(oid, len, name, sizeof(name));
     if (mech != NULL) {
         (void)spnego_creds_add(creds, mech, &wire, GSS_C_NO_CREDENTIAL);
-        return;
+        return 0;
     }
     mech = spnego_mech_for_oid(oid, len);
     if (mech == NULL) {
         om = new_owned_mech(oid, len);
         if (om == NULL) {
             note_failure(err, errlen, name, "out of memory");
-            return;
+            return 1;
         }
         mech = &om->mech;
     }
@@ -895,9 +897,10 @@ acquire_one(struct spnego_creds *creds, const struct spnego_cred_params *p,
     }
 cleanup:
     free(om);
+    return nomem;
 }
 
-int
+enum spnego_acquire_result
 spnego_creds_acquire(const struct spnego_cred_params *params,
                      struct spnego_creds **creds_out, char *err,
                      size_t errlen)
@@ -908,7 +911,8 @@ spnego_creds_acquire(const struct spnego_cred_params *params,
     gss_OID_set avail = GSS_C_NO_OID_SET;
     OM_uint32 major, minor;
     char failures[1024] = "";
-    int ok = 0;
+    enum spnego_acquire_result result = SPNEGO_ACQUIRE_FAILED;
+    int nomem = 0;
 
     *creds_out = NULL;
     n = spnego_parse_mech_list(params->mechs != NULL ? params->mechs
@@ -919,6 +923,7 @@ spnego_creds_acquire(const struct spnego_cred_params *params,
     creds = spnego_creds_new(params->role);
     if (creds == NULL) {
         (void)snprintf(err, errlen, "out of memory");
+        result = SPNEGO_ACQUIRE_NOMEM;
         goto cleanup;
     }
     major = gss_indicate_mechs(&minor, &avail);
@@ -927,18 +932,19 @@ spnego_creds_acquire(const struct spnego_cred_params *params,
         goto cleanup;
     }
     for (i = 0; i < n; i++)
-        acquire_one(creds, params, avail, oids[i], lens[i], failures,
-                    sizeof(failures));
+        nomem |= acquire_one(creds, params, avail, oids[i], lens[i],
+                             failures, sizeof(failures));
     if (creds->n_neg == 0) {
         (void)snprintf(err, errlen, "no usable credentials for any "
                        "mechanism (%s)", failures);
+        result = nomem ? SPNEGO_ACQUIRE_NOMEM : SPNEGO_ACQUIRE_FAILED;
         goto cleanup;
     }
     *creds_out = creds;
     creds = NULL;
-    ok = 1;
+    result = SPNEGO_ACQUIRE_OK;
 cleanup:
     (void)gss_release_oid_set(&minor, &avail);
     spnego_creds_free(creds);
-    return ok;
+    return result;
 }

@@ -90,16 +90,23 @@ struct spnego_cred_params {
     const char *service;
 };
 
+enum spnego_acquire_result {
+    SPNEGO_ACQUIRE_FAILED = 0, /* no mechanism usable */
+    SPNEGO_ACQUIRE_OK,
+    SPNEGO_ACQUIRE_NOMEM       /* none usable, and memory ran out */
+};
+
 /*
  * Discover the available mechanisms (gss_indicate_mechs, never SPNEGO or
  * NEGOEX) and acquire credentials for each wanted one.  Mechanisms without
- * usable credentials are left out.  Returns 1 and *creds_out on success;
- * 0 if no mechanism is usable, with a sentence in err naming each
+ * usable credentials are left out.  Returns SPNEGO_ACQUIRE_OK and
+ * *creds_out on success; otherwise a sentence in err naming each
  * mechanism and why it failed.
  */
-int spnego_creds_acquire(const struct spnego_cred_params *params,
-                         struct spnego_creds **creds_out, char *err,
-                         size_t errlen);
+enum spnego_acquire_result
+spnego_creds_acquire(const struct spnego_cred_params *params,
+                     struct spnego_creds **creds_out, char *err,
+                     size_t errlen);
 
 /* An empty set for `role`, to be filled with spnego_creds_add (tests,
  * scripted mechanisms).  Returns NULL on allocation failure. */

@@ -56,6 +56,7 @@ struct client_conn {
     sasl_interact_t *prompts; /* handed to the application */
     char default_err[1024];   /* why the default credentials failed */
     int defaults_tried;
+    enum spnego_acquire_result defaults; /* how they were acquired */
 };
 
 /* ---- callbacks and interaction ---- */
@@ -188,7 +189,7 @@ default_ccache(struct client_glob *g, char *buf, size_t size)
     pthread_mutex_unlock(&g->mutex);
 }
 
-static int
+static enum spnego_acquire_result
 try_defaults(struct client_conn *k, const struct plugin_options *o)
 {
     const char *cc = getenv("KRB5CCNAME"), *ckt = getenv("KRB5_CLIENT_KTNAME");
@@ -197,7 +198,7 @@ try_defaults(struct client_conn *k, const struct plugin_options *o)
     char key[4096], ccname[1024];
 
     if (k->defaults_tried)
-        return k->creds != NULL;
+        return k->defaults;
     k->defaults_tried = 1;
     if (cc != NULL)
         (void)snprintf(ccname, sizeof(ccname), "%s", cc);
@@ -215,11 +216,11 @@ try_defaults(struct client_conn *k, const struct plugin_options *o)
     req.may_grow = 1u; /* the ticket cache gains service tickets */
     req.params.role = SPNEGO_INITIATOR;
     req.params.mechs = o->mechs;
-    if (!cred_cache_get(k->glob->cache, &req, &k->shared, NULL,
-                        k->default_err, sizeof(k->default_err)))
-        return 0;
-    k->creds = cred_ref_creds(k->shared);
-    return 1;
+    k->defaults = cred_cache_get(k->glob->cache, &req, &k->shared, NULL,
+                                 k->default_err, sizeof(k->default_err));
+    if (k->defaults == SPNEGO_ACQUIRE_OK)
+        k->creds = cred_ref_creds(k->shared);
+    return k->defaults;
 }
 
 /* Credentials for the name the application gave, and for that name only:
@@ -234,12 +235,19 @@ creds_for_name(struct client_conn *k, sasl_client_params_t *cp,
     struct spnego_cred_params p = { SPNEGO_INITIATOR, NULL, user, password,
                                     o->mechs, NULL };
     char err[1024];
+    enum spnego_acquire_result got = SPNEGO_ACQUIRE_OK;
 
     /* k->own may come from an earlier round, before a prompt. */
-    if (k->own != NULL ||
-        spnego_creds_acquire(&p, &k->own, err, sizeof(err))) {
+    if (k->own == NULL)
+        got = spnego_creds_acquire(&p, &k->own, err, sizeof(err));
+    if (got == SPNEGO_ACQUIRE_OK) {
         k->creds = k->own;
         return SASL_OK;
+    }
+    if (got == SPNEGO_ACQUIRE_NOMEM) {
+        plugin_error(cp->utils, "GSS-SPNEGO: out of memory acquiring "
+                     "credentials for \"%s\" (%s)", user, err);
+        return SASL_NOMEM;
     }
     if (password != NULL)
         plugin_error(cp->utils, "GSS-SPNEGO: the password for \"%s\" was "
@@ -352,8 +360,12 @@ gather_identity(struct client_conn *k, sasl_client_params_t *cp,
         id.ask[id.n_ask++] = SASL_CB_PASS;
     } else if (id.user != NULL) {
         r = creds_for_name(k, cp, o, id.user, id.password);
-    } else if (try_defaults(k, o)) {
+    } else if (try_defaults(k, o) == SPNEGO_ACQUIRE_OK) {
         r = SASL_OK;
+    } else if (k->defaults == SPNEGO_ACQUIRE_NOMEM) {
+        plugin_error(cp->utils, "GSS-SPNEGO: out of memory acquiring the "
+                     "default credentials (%s)", k->default_err);
+        r = SASL_NOMEM;
     } else if (!id.can_ask_user) {
         plugin_error(cp->utils, "GSS-SPNEGO: no usable credentials (%s), "
                      "and no authentication name and password were given; "
@@ -612,7 +624,7 @@ client_negotiate(struct client_conn *k, sasl_client_params_t *cp,
     case SPNEGO_DEFECTIVE_TOKEN:
     case SPNEGO_FAILURE:
     default:
-        return plugin_engine_error(&k->c, st);
+        return plugin_engine_error(&k->c);
     }
 }
 

@@ -159,20 +159,22 @@ entry_matches(const struct cred_ref *ref, const char *key,
     return 1;
 }
 
-static int
+static enum spnego_acquire_result
 build(const struct cred_request *req, const struct file_state *files,
       size_t nfiles, struct cred_ref **out, char *err, size_t errlen)
 {
     struct cred_ref *ref = calloc(1, sizeof(*ref));
-    int ok = 0;
+    enum spnego_acquire_result ok = SPNEGO_ACQUIRE_NOMEM;
 
     *out = NULL;
     if (ref == NULL || (ref->key = strdup(req->key)) == NULL) {
         (void)snprintf(err, errlen, "out of memory");
         goto cleanup;
     }
-    if (!spnego_creds_acquire(&req->params, &ref->creds, err, errlen))
+    ok = spnego_creds_acquire(&req->params, &ref->creds, err, errlen);
+    if (ok != SPNEGO_ACQUIRE_OK)
         goto cleanup;
+    ok = SPNEGO_ACQUIRE_FAILED;
     if (req->neg_mechs != NULL &&
         !spnego_creds_set_neg_mechs(ref->creds, req->neg_mechs, err, errlen))
         goto cleanup;
@@ -183,7 +185,7 @@ build(const struct cred_request *req, const struct file_state *files,
     ref->refs = 1;
     *out = ref;
     ref = NULL;
-    ok = 1;
+    ok = SPNEGO_ACQUIRE_OK;
 cleanup:
     ref_free(ref);
     return ok;
@@ -218,7 +220,7 @@ to_front(struct cred_cache *cache, size_t i, struct cred_ref *ref)
     return out;
 }
 
-int
+enum spnego_acquire_result
 cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
                struct cred_ref **ref_out, int *how_out, char *err,
                size_t errlen)
@@ -226,6 +228,7 @@ cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
     struct file_state files[CREDCACHE_MAX_FILES];
     struct cred_ref *fresh = NULL, *old;
     size_t nfiles = snapshot(req, files), i;
+    enum spnego_acquire_result built;
 
     *ref_out = NULL;
     if (how_out != NULL)
@@ -237,11 +240,12 @@ cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
         (void)to_front(cache, i, *ref_out);
         (*ref_out)->refs++;
         pthread_mutex_unlock(&cache->mutex);
-        return 1;
+        return SPNEGO_ACQUIRE_OK;
     }
     pthread_mutex_unlock(&cache->mutex);
-    if (!build(req, files, nfiles, &fresh, err, errlen))
-        return 0;
+    built = build(req, files, nfiles, &fresh, err, errlen);
+    if (built != SPNEGO_ACQUIRE_OK)
+        return built;
     /* another thread may have changed the slots meanwhile: look again */
     pthread_mutex_lock(&cache->mutex);
     old = to_front(cache, slot_for(cache, req->key), fresh);
@@ -251,5 +255,5 @@ cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
     if (how_out != NULL)
         *how_out = 1;
     *ref_out = fresh;
-    return 1;
+    return SPNEGO_ACQUIRE_OK;
 }

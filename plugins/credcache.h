@@ -45,12 +45,14 @@ void cred_cache_free(struct cred_cache *cache);
 /*
  * A reference to credentials for req: the cached entry if its key matches
  * and its files are unchanged, else fresh ones (acquired outside the
- * lock).  Returns 1 and *ref_out, or 0 with a sentence in err.  *how_out
- * (if not NULL) is set to 1 when the credentials were (re)acquired.
+ * lock).  Returns SPNEGO_ACQUIRE_OK and *ref_out, or the failure with a
+ * sentence in err.  *how_out (if not NULL) is set to 1 when the
+ * credentials were (re)acquired.
  */
-int cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
-                   struct cred_ref **ref_out, int *how_out, char *err,
-                   size_t errlen);
+enum spnego_acquire_result
+cred_cache_get(struct cred_cache *cache, const struct cred_request *req,
+               struct cred_ref **ref_out, int *how_out, char *err,
+               size_t errlen);
 
 struct spnego_creds *cred_ref_creds(const struct cred_ref *ref);
 

@@ -149,25 +149,36 @@ plugin_set_cb(struct conn *c, const sasl_channel_binding_t *cb)
     c->cb.application_data.value = (void *)cb->data;
 }
 
-int
-plugin_engine_error(struct conn *c, enum spnego_status status)
+/* The SASL code of a failure, by its cause (gss_spnego(7), DIAGNOSTICS:
+ * the table of codes). */
+static int
+cause_sasl_code(enum spnego_cause cause)
 {
-    const char *reason = c->engine != NULL ? spnego_reason(c->engine)
-                                           : "no negotiation context";
-
-    plugin_error(c->utils, "GSS-SPNEGO: %s", reason);
-    switch (status) {
-    case SPNEGO_BAD_MECH:
-        return SASL_NOMECH;
-    case SPNEGO_DEFECTIVE_TOKEN:
+    switch (cause) {
+    case SPNEGO_CAUSE_PROTOCOL:
         return SASL_BADPROT;
-    case SPNEGO_FAILURE:
+    case SPNEGO_CAUSE_REFUSED:
         return SASL_BADAUTH;
-    case SPNEGO_COMPLETE:
-    case SPNEGO_CONTINUE_NEEDED:
+    case SPNEGO_CAUSE_NO_MECH:
+        return SASL_NOMECH;
+    case SPNEGO_CAUSE_NOMEM:
+        return SASL_NOMEM;
+    case SPNEGO_CAUSE_LOCAL:
+    case SPNEGO_CAUSE_NONE:
     default:
         return SASL_FAIL;
     }
+}
+
+int
+plugin_engine_error(struct conn *c)
+{
+    plugin_error(c->utils, "GSS-SPNEGO: %s",
+                 c->engine != NULL ? spnego_reason(c->engine)
+                                   : "no negotiation context");
+    return c->engine != NULL
+               ? cause_sasl_code(spnego_failure_cause(c->engine))
+               : SASL_FAIL;
 }
 
 /* SSF from the context flags, as both sides read them: no INTEG, no

@@ -76,8 +76,9 @@ int plugin_step_begin(struct conn *c, const sasl_utils_t *utils,
 int plugin_step_end(struct conn *c, int r, const char **out,
                     unsigned *out_len);
 
-/* Map an engine failure to a SASL code, with seterror(reason). */
-int plugin_engine_error(struct conn *c, enum spnego_status status);
+/* The SASL code of the engine's last failure (by its cause: BADPROT,
+ * BADAUTH, NOMECH, FAIL, NOMEM), with seterror(reason). */
+int plugin_engine_error(struct conn *c);
 
 /* The security layer, decided by one rule on both sides (gss_spnego(7),
  * SECURITY LAYER). */

@@ -69,6 +69,7 @@ get_creds(struct server_conn *s, const sasl_server_params_t *sp,
     struct cred_request req;
     char key[2048], err[1024], service[512];
     int fresh = 0;
+    enum spnego_acquire_result got;
 
     (void)snprintf(service, sizeof(service), "%s@%s",
                    sp->service != NULL ? sp->service : "host",
@@ -85,15 +86,16 @@ get_creds(struct server_conn *s, const sasl_server_params_t *sp,
     req.params.mechs = o->mechs;
     req.params.service = service;
     req.neg_mechs = o->mechs;
-    if (!cred_cache_get(s->glob->cache, &req, &s->creds, &fresh, err,
-                        sizeof(err))) {
+    got = cred_cache_get(s->glob->cache, &req, &s->creds, &fresh, err,
+                         sizeof(err));
+    if (got != SPNEGO_ACQUIRE_OK) {
         plugin_error(utils, "GSS-SPNEGO: cannot accept as %s: %s (keytab "
                      "%s%s; check spnego_keytab or KRB5_KTNAME, the service "
                      "principal, and NTLM_USER_FILE for NTLM)", service, err,
                      keytab,
                      file != NULL && access(file, R_OK) != 0
                          ? ", which cannot be read" : "");
-        return SASL_FAIL;
+        return got == SPNEGO_ACQUIRE_NOMEM ? SASL_NOMEM : SASL_FAIL;
     }
     if (fresh)
         plugin_log(utils, SASL_LOG_DEBUG, "GSS-SPNEGO: acceptor credentials "
@@ -307,7 +309,7 @@ server_negotiate(struct server_conn *s, sasl_server_params_t *sp,
     case SPNEGO_DEFECTIVE_TOKEN:
     case SPNEGO_FAILURE:
     default:
-        return plugin_engine_error(&s->c, st);
+        return plugin_engine_error(&s->c);
     }
 }
 

@@ -185,7 +185,8 @@ acquire(const struct spnego_cred_params *params, unsigned env)
     struct spnego_creds *creds = NULL;
     char err[512] = "";
     size_t n = env_apply(env, saved);
-    int ok = spnego_creds_acquire(params, &creds, err, sizeof(err));
+    int ok = spnego_creds_acquire(params, &creds, err, sizeof(err)) ==
+             SPNEGO_ACQUIRE_OK;
 
     env_restore(saved, n);
     if (!ok || creds == NULL)

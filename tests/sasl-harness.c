@@ -70,6 +70,8 @@ getopt_cb(void *ctx, const char *plugin, const char *option,
         *result = o->max_token;
     else if (strcmp(option, "spnego_send_mic") == 0)
         *result = o->send_mic;
+    else if (strcmp(option, "spnego_keytab") == 0)
+        *result = o->keytab;
     if (*result == NULL)
         return SASL_FAIL;
     if (len != NULL)

@@ -431,7 +431,8 @@ pair_partial_keytab(void **state, const char *name, int keytab_fallback)
     params.role = SPNEGO_ACCEPTOR;
     params.keytab = getenv("SPNEGO_TEST_PARTIAL_KEYTAB");
     assert_non_null(params.keytab);
-    if (!spnego_creds_acquire(&params, &creds, err, sizeof(err)))
+    if (spnego_creds_acquire(&params, &creds, err, sizeof(err)) !=
+        SPNEGO_ACQUIRE_OK)
         fail_msg("acceptor credentials: %s", err);
     eu_pair_set_creds(p, EU_I, eu_creds(SPNEGO_INITIATOR, NULL, 0));
     eu_pair_set_creds(p, EU_A, creds);
@@ -512,7 +513,8 @@ run_edited_ap_req(void **state, const char *name, const char *find,
     memset(&params, 0, sizeof(params));
     params.role = SPNEGO_ACCEPTOR;
     params.service = service;
-    if (!spnego_creds_acquire(&params, &creds, err, sizeof(err)))
+    if (spnego_creds_acquire(&params, &creds, err, sizeof(err)) !=
+        SPNEGO_ACQUIRE_OK)
         fail_msg("acceptor credentials: %s", err);
     eu_pair_set_creds(p, EU_I, eu_creds(SPNEGO_INITIATOR, NULL, 0));
     eu_pair_set_creds(p, EU_A, creds);

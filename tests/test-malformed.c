@@ -1719,7 +1719,7 @@ static const struct mcase cases[] = {
         NULL),
     SRV(server_mic_in_init_without_token, b_mic_without_token, SASL_BADPROT,
         "mechListMIC in the NegTokenInit without a completed mechanism"),
-    SRV(server_bogus_mic_in_init_with_token, b_mic_with_token, SASL_BADPROT,
+    SRV(server_bogus_mic_in_init_with_token, b_mic_with_token, SASL_BADAUTH,
         "mechListMIC did not verify"),
     SRV(server_negtokenresp_first, b_resp_first, SASL_BADPROT,
         "expected a NegTokenInit with mechTypes as the first token, got a "
@@ -1781,7 +1781,7 @@ static const struct mcase cases[] = {
     LATER(server_later_no_mech_token, b_later_no_token, SASL_BADPROT,
           "has no mechanism token while krb5 is not complete"),
     LATER(server_later_garbage_mech_token, b_later_garbage_token,
-          SASL_BADPROT, "the initiator's mechanism token was refused "
+          SASL_BADAUTH, "the initiator's mechanism token was refused "
           "(krb5)"),
     LATER(server_later_negstate_5, b_later_negstate_5, SASL_BADPROT,
           "negState value 5"),
@@ -1824,7 +1824,7 @@ static const struct mcase cases[] = {
     CLI(client_reply_counter_proposal_with_token, b_reply_counter_with_token,
         SASL_BADPROT, "counter-proposal carries a mechanism token"),
     CLI(client_reply_garbage_mech_token, b_reply_garbage_token,
-        SASL_BADPROT, "the acceptor's mechanism token was refused (krb5)"),
+        SASL_BADAUTH, "the acceptor's mechanism token was refused (krb5)"),
     CLI(client_reply_negtokeninit, b_reply_init, SASL_BADPROT,
         "expected a NegTokenResp from the acceptor, got a negTokenInit"),
     CLI(client_reply_framed_negtokenresp, b_reply_framed_resp, SASL_BADPROT,
