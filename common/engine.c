@@ -3,13 +3,11 @@
  * Both roles share one context object for the whole life of the
  * negotiation (MIT CVE-2015-2695), an explicit "nothing selected yet"
  * (Heimdal's NULL dereference), and stay valid after an error (MIT
- * CVE-2017-11462).  The mechListMIC rules follow draft section 5:
- *   - it is required when the selected mechanism is not the initiator's
- *     first or not the acceptor's most preferred (request-mic), after a
- *     counter-proposal, and when NTLM's AUTHENTICATE carried its own MIC;
- *   - the side that sends the last mechanism token attaches its MIC when
- *     one is due, and the peer answers with its own;
- *   - a mechanism without integrity skips MICs altogether.
+ * CVE-2017-11462).  Every decision is a row of common/policy.c's tables,
+ * for both roles: the state moves, why a mechListMIC is required (draft
+ * section 5), what a refused optimistic token leads to, and what to do
+ * once the mechanism is complete (send a MIC, complete, or fail); this
+ * file computes the facts the rows read and carries out their actions.
  */
 #include "engine.h"
 
@@ -19,20 +17,22 @@
 #include <string.h>
 
 #include "negtoken.h"
+#include "policy.h"
 
-enum state {
-    ST_START,     /* nothing exchanged yet */
-    ST_EXCHANGE,  /* negotiating / mechanism tokens flowing */
-    ST_DONE,      /* SPNEGO_COMPLETE returned */
-    ST_FAILED     /* an error was returned; only queries and free */
-};
+/* The state (policy.h: moved only through spnego_policy_move) and the
+ * facts the decisions read (SPNEGO_F_MECH_DONE ... SPNEGO_F_VERIFIED). */
+#define ST_START SPNEGO_PS_START
+#define ST_EXCHANGE SPNEGO_PS_EXCHANGE
+#define ST_DONE SPNEGO_PS_DONE
+#define ST_FAILED SPNEGO_PS_FAILED
 
 #define NO_SELECTION ((size_t)-1)
 
 struct spnego_ctx {
     struct spnego_config cfg;
     enum spnego_role role;
-    enum state state;
+    enum spnego_pstate state;
+    unsigned facts;       /* SPNEGO_F_*: what the policy tables read */
 
     /* The negotiable entries of cfg.creds the initiator offered (in
      * order), or that the acceptor received and could match. */
@@ -47,9 +47,6 @@ struct spnego_ctx {
     size_t sel_wire_len;
 
     gss_ctx_id_t gss;
-    int mech_complete;
-    int first_reply_done; /* initiator: saw it; acceptor: sent it */
-    int mic_required, mic_sent, mic_verified;
     uint8_t *mech_list;   /* MechTypeList DER as sent / received */
     size_t mech_list_len;
 
@@ -70,6 +67,35 @@ struct step {
     uint8_t *out;
     size_t out_len;
 };
+
+/* ---- facts and moves ---- */
+
+static int
+has(const struct spnego_ctx *ctx, unsigned fact)
+{
+    return (ctx->facts & fact) != 0;
+}
+
+static void
+set_fact(struct spnego_ctx *ctx, unsigned fact, int on)
+{
+    if (on)
+        ctx->facts |= fact;
+    else
+        ctx->facts &= ~fact;
+}
+
+/* Move by the state table; 0 if it has no row for this input. */
+static int
+move(struct spnego_ctx *ctx, enum spnego_pinput input)
+{
+    enum spnego_pstate to = spnego_policy_move(ctx->state, input);
+
+    if (to == SPNEGO_PS_COUNT)
+        return 0;
+    ctx->state = to;
+    return 1;
+}
 
 /* ---- small helpers ---- */
 
@@ -124,7 +150,8 @@ vfail(struct spnego_ctx *ctx, enum spnego_status status,
     if (ctx->earlier[0] != '\0' && used < sizeof(ctx->reason))
         (void)snprintf(ctx->reason + used, sizeof(ctx->reason) - used,
                        " (after a fallback: %s)", ctx->earlier);
-    ctx->state = ST_FAILED;
+    if (!move(ctx, SPNEGO_PI_FAILURE))
+        ctx->state = ST_FAILED; /* (DONE: a token after completion) */
     trace(ctx, SPNEGO_EV_ERROR, "%s", ctx->reason);
     return status;
 }
@@ -242,16 +269,17 @@ reset_mech_context(struct spnego_ctx *ctx)
     if (ctx->mech != NULL)
         ctx->mech->ops->delete_ctx(&ctx->gss);
     ctx->gss = GSS_C_NO_CONTEXT;
-    ctx->mech_complete = 0;
+    set_fact(ctx, SPNEGO_F_MECH_DONE, 0);
 }
 
 static void
-require_mic(struct spnego_ctx *ctx, const char *why)
+require_mic(struct spnego_ctx *ctx, enum spnego_mic_reason why)
 {
-    if (ctx->mic_required)
+    if (has(ctx, SPNEGO_F_REQUIRED))
         return;
-    ctx->mic_required = 1;
-    trace(ctx, SPNEGO_EV_MIC_REQUIRED, "mechListMIC required: %s", why);
+    set_fact(ctx, SPNEGO_F_REQUIRED, 1);
+    trace(ctx, SPNEGO_EV_MIC_REQUIRED, "mechListMIC required: %s",
+          spnego_policy_mic_reason(why));
 }
 
 static void
@@ -266,14 +294,13 @@ check_mech_requires_mic(struct spnego_ctx *ctx, const gss_buffer_desc *in)
      * would complete the client. */
     if (ctx->role == SPNEGO_INITIATOR && ctx->mech->id == SPNEGO_OID_NTLMSSP &&
         (ctx->cfg.req_flags & GSS_C_MUTUAL_FLAG))
-        require_mic(ctx, "NTLM has no mutual authentication of its own; "
-                    "the acceptor's mechListMIC proves the server");
+        require_mic(ctx, SPNEGO_MR_NTLM_MUTUAL);
 
     if (ops->requires_mic != NULL && ctx->gss != GSS_C_NO_CONTEXT &&
         ops->requires_mic(ctx->gss, ctx->role,
                           in != GSS_C_NO_BUFFER ? in->value : NULL,
                           in != GSS_C_NO_BUFFER ? in->length : 0))
-        require_mic(ctx, "the NTLM AUTHENTICATE message carries a MIC");
+        require_mic(ctx, SPNEGO_MR_NTLM_MIC);
 }
 
 static void
@@ -314,7 +341,7 @@ make_mic(struct spnego_ctx *ctx, struct step *st)
                         major, minor);
     if (ctx->mech->ops->after_mic != NULL)
         ctx->mech->ops->after_mic(ctx->gss, 0);
-    ctx->mic_sent = 1;
+    set_fact(ctx, SPNEGO_F_SENT, 1);
     trace(ctx, SPNEGO_EV_MIC_SENT, "mechListMIC sent (%zu bytes)",
           st->mic_out.length);
     return SPNEGO_CONTINUE_NEEDED;
@@ -332,10 +359,10 @@ check_mic(struct spnego_ctx *ctx, struct step *st)
     st->has_mic_in = st->in.has_mic && !negtoken_mic_is_w2k_copy(&st->in);
     if (!st->has_mic_in)
         return SPNEGO_CONTINUE_NEEDED;
-    if (!ctx->mech_complete)
+    if (!has(ctx, SPNEGO_F_MECH_DONE))
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC received "
                     "before the mechanism (%s) completed", ctx->mech->name);
-    if (ctx->mic_verified)
+    if (has(ctx, SPNEGO_F_VERIFIED))
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "a second mechListMIC was "
                     "received; only one is allowed");
     if (!ctx->mech->integrity) {
@@ -353,19 +380,9 @@ check_mic(struct spnego_ctx *ctx, struct step *st)
                     ctx->mech->name);
     if (ctx->mech->ops->after_mic != NULL)
         ctx->mech->ops->after_mic(ctx->gss, 1);
-    ctx->mic_verified = 1;
+    set_fact(ctx, SPNEGO_F_VERIFIED, 1);
     trace(ctx, SPNEGO_EV_MIC_VERIFIED, "mechListMIC verified");
     return SPNEGO_CONTINUE_NEEDED;
-}
-
-/* 1 if this side should still send a MIC now that the mechanism is done. */
-static int
-mic_due(const struct spnego_ctx *ctx)
-{
-    if (!ctx->mech->integrity || ctx->mic_sent)
-        return 0;
-    return ctx->mic_required || ctx->mic_verified ||
-           ctx->cfg.mic_policy == SPNEGO_MIC_ALWAYS;
 }
 
 /* ---- output ---- */
@@ -438,10 +455,12 @@ complete(struct spnego_ctx *ctx)
 {
     char names[96];
 
-    ctx->state = ST_DONE;
+    if (!move(ctx, SPNEGO_PI_COMPLETE))
+        return fail(ctx, SPNEGO_FAILURE, "internal error: completion in "
+                    "state %d", (int)ctx->state);
     trace(ctx, SPNEGO_EV_FLAGS, "complete with %s; flags: %s; mechListMIC "
           "%s", ctx->mech->name, flag_names(ctx->flags, names, sizeof(names)),
-          ctx->mic_sent || ctx->mic_verified ? "exchanged" : "not exchanged");
+          has(ctx, SPNEGO_F_SENT) || has(ctx, SPNEGO_F_VERIFIED) ? "exchanged" : "not exchanged");
     return SPNEGO_COMPLETE;
 }
 
@@ -456,6 +475,10 @@ finish_step(struct step *st, enum spnego_status status, uint8_t **out,
     st->out_len = 0;
     return status;
 }
+
+static enum spnego_status conclude(struct spnego_ctx *ctx, struct step *st);
+static enum spnego_status acceptor_reply(struct spnego_ctx *ctx,
+                                         struct step *st, int completes);
 
 /* ---- initiator ---- */
 
@@ -474,7 +497,7 @@ call_init(struct spnego_ctx *ctx, gss_buffer_t in, struct step *st,
                                  ctx->cfg.cb, in, &st->mech_out, &ret_flags);
     if (!GSS_ERROR(major)) {
         ctx->flags = ret_flags;
-        ctx->mech_complete = major == GSS_S_COMPLETE;
+        set_fact(ctx, SPNEGO_F_MECH_DONE, major == GSS_S_COMPLETE);
         check_mech_requires_mic(ctx, in);
     }
     return major;
@@ -578,7 +601,7 @@ initiator_first(struct spnego_ctx *ctx, struct step *st)
         return s;
     s = emit_init(ctx, st);
     if (s == SPNEGO_CONTINUE_NEEDED)
-        ctx->state = ST_EXCHANGE;
+        (void)move(ctx, SPNEGO_PI_FIRST_TOKEN);
     return s;
 }
 
@@ -613,7 +636,7 @@ counter_proposal(struct spnego_ctx *ctx, struct step *st, size_t entry)
                  st->in.supported_mech.len);
     trace(ctx, SPNEGO_EV_CHOSEN, "acceptor chose %s instead of our first "
           "choice %s (counter-proposal)", ctx->mech->name, was->name);
-    require_mic(ctx, "the acceptor did not choose our first mechanism");
+    require_mic(ctx, SPNEGO_MR_COUNTER_PROPOSAL);
     major = call_init(ctx, GSS_C_NO_BUFFER, st, &minor);
     if (GSS_ERROR(major))
         return fail_gss(ctx, SPNEGO_CAUSE_LOCAL,
@@ -628,7 +651,7 @@ initiator_first_reply(struct spnego_ctx *ctx, struct step *st)
     char offered[256], name[96];
     size_t entry;
 
-    ctx->first_reply_done = 1;
+    set_fact(ctx, SPNEGO_F_REPLIED, 1);
     spnego_creds_describe(ctx->cfg.creds, offered, sizeof(offered));
     if (st->in.neg_state == NEG_STATE_REJECT)
         return fail(ctx, SPNEGO_BAD_MECH, "no common mechanism: we offered "
@@ -647,7 +670,7 @@ initiator_first_reply(struct spnego_ctx *ctx, struct step *st)
                     "which we did not offer (we offered %s)", name, offered);
     }
     if (st->in.neg_state == NEG_STATE_REQUEST_MIC)
-        require_mic(ctx, "the acceptor sent request-mic");
+        require_mic(ctx, SPNEGO_MR_REQUEST_MIC);
     if (spnego_creds_mech(ctx->cfg.creds, entry) != ctx->mech)
         return counter_proposal(ctx, st, entry);
     trace(ctx, SPNEGO_EV_CHOSEN, "acceptor accepted our first choice %s",
@@ -681,7 +704,7 @@ initiator_mech_step(struct spnego_ctx *ctx, struct step *st, int restarted)
 
     if (restarted)
         return SPNEGO_CONTINUE_NEEDED;
-    if (ctx->mech_complete) {
+    if (has(ctx, SPNEGO_F_MECH_DONE)) {
         if (st->in.has_response_token)
             return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechanism token "
                         "received after %s completed", ctx->mech->name);
@@ -704,50 +727,16 @@ initiator_mech_step(struct spnego_ctx *ctx, struct step *st, int restarted)
     return SPNEGO_CONTINUE_NEEDED;
 }
 
-/* The mechanism is complete on our side: decide about MICs and the end. */
+/* The initiator's reply: accept-completed (and complete) or
+ * accept-incomplete, with what the step produced. */
 static enum spnego_status
-initiator_conclude(struct spnego_ctx *ctx, struct step *st)
+initiator_reply(struct spnego_ctx *ctx, struct step *st, int completes)
 {
     enum spnego_status s;
 
-    if (!ctx->mech->integrity && (ctx->mic_required || st->in.has_mic))
-        trace(ctx, SPNEGO_EV_MIC_SKIPPED, "no mechListMIC: %s has no "
-              "integrity protection", ctx->mech->name);
-    if (st->mech_out.length > 0) {
-        /* We send the last mechanism token (draft 5 c). */
-        if (mic_due(ctx) && (s = make_mic(ctx, st)) != SPNEGO_CONTINUE_NEEDED)
-            return s;
-        return emit_resp(ctx, st, NEG_STATE_ACCEPT_INCOMPLETE, 0);
-    }
-    if (ctx->mech->integrity && ctx->mic_required && !ctx->mic_verified &&
-        st->in.has_response_token)
-        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC required but "
-                    "the acceptor's last mechanism token came without one "
-                    "(draft section 5 b IV)");
-    /* An absent negState in a later reply means what the mechanism state
-     * says (RFC 4178 4.2.2): complete, if no MIC is still due from us. */
-    if (st->in.neg_state == NEG_STATE_ACCEPT_COMPLETED ||
-        (st->in.neg_state == NEG_STATE_ABSENT && !mic_due(ctx))) {
-        if (ctx->mech->integrity && ctx->mic_sent && !ctx->mic_verified)
-            return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "the acceptor "
-                        "completed without returning a mechListMIC for ours");
-        if (ctx->mech->integrity && ctx->mic_required && !ctx->mic_verified)
-            return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC required "
-                        "but the acceptor sent none");
-        return complete(ctx);
-    }
-    if (!mic_due(ctx))
-        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "the acceptor expects "
-                    "more, but %s is complete and no mechListMIC is due",
-                    ctx->mech->name);
-    s = make_mic(ctx, st);
-    if (s != SPNEGO_CONTINUE_NEEDED)
-        return s;
-    if (ctx->mic_verified) {
-        s = emit_resp(ctx, st, NEG_STATE_ACCEPT_COMPLETED, 0);
-        return s == SPNEGO_CONTINUE_NEEDED ? complete(ctx) : s;
-    }
-    return emit_resp(ctx, st, NEG_STATE_ACCEPT_INCOMPLETE, 0);
+    s = emit_resp(ctx, st, completes ? NEG_STATE_ACCEPT_COMPLETED
+                                     : NEG_STATE_ACCEPT_INCOMPLETE, 0);
+    return s == SPNEGO_CONTINUE_NEEDED && completes ? complete(ctx) : s;
 }
 
 static enum spnego_status
@@ -763,7 +752,7 @@ initiator_next(struct spnego_ctx *ctx, struct step *st)
                     negtoken_type_name(st->in.type));
     trace(ctx, SPNEGO_EV_STATE, "received negState %s",
           negtoken_state_name(st->in.neg_state));
-    s = ctx->first_reply_done ? initiator_later_reply(ctx, st)
+    s = has(ctx, SPNEGO_F_REPLIED) ? initiator_later_reply(ctx, st)
                               : initiator_first_reply(ctx, st);
     if (s != SPNEGO_CONTINUE_NEEDED)
         return s;
@@ -773,9 +762,9 @@ initiator_next(struct spnego_ctx *ctx, struct step *st)
         s = check_mic(ctx, st);
     if (s != SPNEGO_CONTINUE_NEEDED)
         return s;
-    if (!ctx->mech_complete)
+    if (!has(ctx, SPNEGO_F_MECH_DONE))
         return emit_resp(ctx, st, NEG_STATE_ACCEPT_INCOMPLETE, 0);
-    return initiator_conclude(ctx, st);
+    return conclude(ctx, st);
 }
 
 /* ---- acceptor ---- */
@@ -860,12 +849,11 @@ acceptor_select(struct spnego_ctx *ctx, const struct negtoken *init,
                                     ctx->mech->oid.length)) {
         trace(ctx, SPNEGO_EV_CHOSEN, "chose %s, not the initiator's first "
               "choice", ctx->mech->name);
-        require_mic(ctx, "we did not choose the initiator's first mechanism");
+        require_mic(ctx, SPNEGO_MR_NOT_FIRST);
     } else if (ctx->mech != first) {
         trace(ctx, SPNEGO_EV_CHOSEN, "chose %s, the initiator's first "
               "choice (we prefer %s)", ctx->mech->name, first->name);
-        require_mic(ctx, "the initiator's first mechanism is not our most "
-                    "preferred");
+        require_mic(ctx, SPNEGO_MR_NOT_PREFERRED);
     } else {
         trace(ctx, SPNEGO_EV_CHOSEN, "chose %s, first choice of both sides",
               ctx->mech->name);
@@ -890,7 +878,7 @@ call_accept(struct spnego_ctx *ctx, const struct negtoken_bytes *tok,
     if (GSS_ERROR(major))
         return major;
     ctx->flags = ret_flags;
-    ctx->mech_complete = major == GSS_S_COMPLETE;
+    set_fact(ctx, SPNEGO_F_MECH_DONE, major == GSS_S_COMPLETE);
     if (src != GSS_C_NO_NAME) {
         (void)gss_release_name(&tmp, &ctx->peer);
         ctx->peer = src;
@@ -920,11 +908,11 @@ fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
     size_t k = 0, entry;
     char text[512];
 
-    entry = ctx->cfg.keytab_fallback &&
-                    spnego_failure_allows_fallback(failed, major, minor)
-                ? choose(ctx, &st->in, failed, &k)
-                : NO_SELECTION;
-    if (entry == NO_SELECTION)
+    entry = choose(ctx, &st->in, failed, &k);
+    if (spnego_policy_fallback(ctx->cfg.keytab_fallback,
+                               spnego_failure_allows_fallback(failed, major,
+                                                              minor),
+                               entry != NO_SELECTION) == SPNEGO_FB_FAIL)
         return fail_gss(ctx, SPNEGO_CAUSE_REFUSED,
                         "the initiator's optimistic token was refused",
                         major, minor);
@@ -937,8 +925,8 @@ fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
     trace(ctx, SPNEGO_EV_DOWNGRADE, "downgrade: %s refused the optimistic "
           "token (%s); falling back to %s because spnego_keytab_fallback "
           "is on", failed->name, text, ctx->mech->name);
-    require_mic(ctx, "fell back from the initiator's first mechanism");
-    ctx->first_reply_done = 1;
+    require_mic(ctx, SPNEGO_MR_FALLBACK);
+    set_fact(ctx, SPNEGO_F_REPLIED, 1);
     return emit_resp(ctx, st, NEG_STATE_REQUEST_MIC, 1);
 }
 
@@ -946,7 +934,7 @@ fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
 static enum negtoken_state
 reply_state(const struct spnego_ctx *ctx, int completes)
 {
-    if (!ctx->first_reply_done && ctx->mic_required)
+    if (!has(ctx, SPNEGO_F_REPLIED) && has(ctx, SPNEGO_F_REQUIRED))
         return NEG_STATE_REQUEST_MIC;
     return completes ? NEG_STATE_ACCEPT_COMPLETED
                      : NEG_STATE_ACCEPT_INCOMPLETE;
@@ -955,51 +943,14 @@ reply_state(const struct spnego_ctx *ctx, int completes)
 static enum spnego_status
 acceptor_reply(struct spnego_ctx *ctx, struct step *st, int completes)
 {
-    int first = !ctx->first_reply_done;
+    int first = !has(ctx, SPNEGO_F_REPLIED);
     enum spnego_status s;
 
     s = emit_resp(ctx, st, reply_state(ctx, completes), first);
-    ctx->first_reply_done = 1;
+    set_fact(ctx, SPNEGO_F_REPLIED, 1);
     if (s != SPNEGO_CONTINUE_NEEDED || !completes)
         return s;
     return complete(ctx);
-}
-
-/* The mechanism is complete here: MICs and the end (draft 5 b and c). */
-static enum spnego_status
-acceptor_conclude(struct spnego_ctx *ctx, struct step *st)
-{
-    enum spnego_status s;
-
-    if (!ctx->mech->integrity) {
-        if (ctx->mic_required)
-            trace(ctx, SPNEGO_EV_MIC_SKIPPED, "no mechListMIC: %s has no "
-                  "integrity protection", ctx->mech->name);
-        return acceptor_reply(ctx, st, 1);
-    }
-    if (ctx->mic_verified) {
-        if (ctx->mic_sent)
-            return complete(ctx); /* our MIC went first (5 b I) */
-        s = make_mic(ctx, st);    /* answer the initiator's (5 c I) */
-        return s == SPNEGO_CONTINUE_NEEDED ? acceptor_reply(ctx, st, 1) : s;
-    }
-    if (ctx->mic_sent)
-        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC required but "
-                    "the initiator sent none");
-    if (st->mech_out.length > 0 || !ctx->first_reply_done) {
-        /* We send the last mechanism token (5 b), or the optimistic token
-         * was the only one and a MIC is required (RFC 4178 5). */
-        if (!mic_due(ctx))
-            return acceptor_reply(ctx, st, 1);
-        if (!ctx->mic_required && st->mech_out.length == 0)
-            return acceptor_reply(ctx, st, 1);
-        s = make_mic(ctx, st);
-        return s == SPNEGO_CONTINUE_NEEDED ? acceptor_reply(ctx, st, 0) : s;
-    }
-    if (ctx->mic_required)
-        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC required "
-                    "but the initiator sent none");
-    return acceptor_reply(ctx, st, 1);
 }
 
 static enum spnego_status
@@ -1011,7 +962,7 @@ acceptor_mech_token(struct spnego_ctx *ctx, struct step *st,
 
     major = call_accept(ctx, tok, st, &minor);
     if (GSS_ERROR(major)) {
-        if (!ctx->first_reply_done)
+        if (!has(ctx, SPNEGO_F_REPLIED))
             return fall_back(ctx, st, major, minor);
         return fail_gss(ctx, SPNEGO_CAUSE_REFUSED,
                         "the initiator's mechanism token was refused",
@@ -1020,9 +971,9 @@ acceptor_mech_token(struct spnego_ctx *ctx, struct step *st,
     s = check_mic(ctx, st);
     if (s != SPNEGO_CONTINUE_NEEDED)
         return s;
-    if (!ctx->mech_complete)
+    if (!has(ctx, SPNEGO_F_MECH_DONE))
         return acceptor_reply(ctx, st, 0);
-    return acceptor_conclude(ctx, st);
+    return conclude(ctx, st);
 }
 
 static int
@@ -1054,7 +1005,7 @@ acceptor_first(struct spnego_ctx *ctx, struct step *st)
     if (!keep_mech_list(ctx, &st->in))
         return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_NOMEM,
                           "out of memory");
-    ctx->state = ST_EXCHANGE;
+    (void)move(ctx, SPNEGO_PI_FIRST_TOKEN);
     describe_offer(&st->in, names, sizeof(names));
     trace(ctx, SPNEGO_EV_OFFERED, "initiator offers: %s%s", names,
           st->in.has_mech_token ? " (with an optimistic token)" : "");
@@ -1091,7 +1042,7 @@ acceptor_next(struct spnego_ctx *ctx, struct step *st)
         return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_REFUSED,
                           "the initiator ended the "
                     "negotiation (negState reject)");
-    if (!ctx->mech_complete) {
+    if (!has(ctx, SPNEGO_F_MECH_DONE)) {
         if (!st->in.has_response_token)
             return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "the initiator's token "
                         "has no mechanism token while %s is not complete",
@@ -1107,7 +1058,76 @@ acceptor_next(struct spnego_ctx *ctx, struct step *st)
     if (!st->has_mic_in)
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC required but "
                     "the initiator's token has none");
-    return acceptor_conclude(ctx, st);
+    return conclude(ctx, st);
+}
+
+/* ---- the conclusion, for both roles ---- */
+
+/* The facts of this step for the conclusion table (policy.h). */
+static unsigned
+conclusion_facts(const struct spnego_ctx *ctx, const struct step *st)
+{
+    unsigned f = ctx->facts;
+    int always = ctx->cfg.mic_policy == SPNEGO_MIC_ALWAYS;
+
+    if (ctx->mech->integrity)
+        f |= SPNEGO_F_INTEG;
+    if (ctx->mech->integrity && !has(ctx, SPNEGO_F_SENT) &&
+        (has(ctx, SPNEGO_F_REQUIRED) || has(ctx, SPNEGO_F_VERIFIED) ||
+         always))
+        f |= SPNEGO_F_DUE;
+    if (st->mech_out.length > 0)
+        f |= SPNEGO_F_SEND_LAST;
+    if (st->in.has_response_token)
+        f |= SPNEGO_F_PEER_TOKEN;
+    if (st->in.neg_state == NEG_STATE_ACCEPT_COMPLETED)
+        f |= SPNEGO_F_PEER_DONE;
+    if (st->in.neg_state == NEG_STATE_ABSENT)
+        f |= SPNEGO_F_PEER_QUIET;
+    return f;
+}
+
+/* This role's reply, accept-completed (and complete) or not. */
+static enum spnego_status
+reply(struct spnego_ctx *ctx, struct step *st, int completes)
+{
+    return ctx->role == SPNEGO_INITIATOR
+               ? initiator_reply(ctx, st, completes)
+               : acceptor_reply(ctx, st, completes);
+}
+
+/* The mechanism is complete on this side: the first row of the
+ * conclusion table that holds decides about MICs and the end. */
+static enum spnego_status
+conclude(struct spnego_ctx *ctx, struct step *st)
+{
+    const struct spnego_policy_rule *r;
+    enum spnego_status s;
+
+    if (!ctx->mech->integrity &&
+        (has(ctx, SPNEGO_F_REQUIRED) || st->in.has_mic))
+        trace(ctx, SPNEGO_EV_MIC_SKIPPED, "no mechListMIC: %s has no "
+              "integrity protection", ctx->mech->name);
+    r = spnego_policy_conclude(ctx->role, conclusion_facts(ctx, st));
+    switch (r->action) {
+    case SPNEGO_C_CONTINUE:
+        return reply(ctx, st, 0);
+    case SPNEGO_C_MIC_CONTINUE:
+    case SPNEGO_C_MIC_COMPLETE:
+        s = make_mic(ctx, st);
+        return s == SPNEGO_CONTINUE_NEEDED
+                   ? reply(ctx, st, r->action == SPNEGO_C_MIC_COMPLETE)
+                   : s;
+    case SPNEGO_C_COMPLETE:
+        return ctx->role == SPNEGO_ACCEPTOR ? reply(ctx, st, 1)
+                                            : complete(ctx);
+    case SPNEGO_C_COMPLETE_QUIET:
+        return complete(ctx);
+    case SPNEGO_C_FAIL:
+    default:
+        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "%s (%s; %s)", r->failure,
+                    ctx->mech->name, r->source);
+    }
 }
 
 /* ---- public API ---- */
@@ -1200,8 +1220,9 @@ spnego_step(struct spnego_ctx *ctx, const uint8_t *in, size_t in_len,
                           "already failed: %.600s", was);
     }
     s = dispatch(ctx, &st, in, in_len);
-    if (s == SPNEGO_CONTINUE_NEEDED && ctx->state == ST_START)
-        ctx->state = ST_EXCHANGE;
+    if (s == SPNEGO_CONTINUE_NEEDED)
+        (void)move(ctx, ctx->state == ST_START ? SPNEGO_PI_FIRST_TOKEN
+                                               : SPNEGO_PI_TOKEN);
     s = finish_step(&st, s, out, out_len);
     release_step(&st);
     return s;
@@ -1277,13 +1298,13 @@ spnego_ctx_take_deleg_cred(struct spnego_ctx *ctx)
 int
 spnego_ctx_mic_sent(const struct spnego_ctx *ctx)
 {
-    return ctx->mic_sent;
+    return has(ctx, SPNEGO_F_SENT);
 }
 
 int
 spnego_ctx_mic_verified(const struct spnego_ctx *ctx)
 {
-    return ctx->mic_verified;
+    return has(ctx, SPNEGO_F_VERIFIED);
 }
 
 const char *

@@ -594,9 +594,6 @@ client_negotiate(struct client_conn *k, sasl_client_params_t *cp,
                  const char **out, unsigned *outlen,
                  sasl_out_params_t *oparams)
 {
-    enum spnego_status st;
-    uint8_t *tok = NULL;
-    size_t toklen = 0;
     int r;
 
     if (k->c.engine == NULL) {
@@ -611,21 +608,8 @@ client_negotiate(struct client_conn *k, sasl_client_params_t *cp,
     } else if (spnego_ctx_complete(k->c.engine) && inlen == 0) {
         return SASL_OK; /* nothing more: the server completed silently */
     }
-    st = spnego_step(k->c.engine, (const uint8_t *)in, inlen, &tok, &toklen);
-    r = plugin_hand_out(&k->c, tok, toklen, out, outlen);
-    if (r != SASL_OK)
-        return r;
-    switch (st) {
-    case SPNEGO_CONTINUE_NEEDED:
-        return SASL_CONTINUE;
-    case SPNEGO_COMPLETE:
-        return client_finish(k, cp, oparams);
-    case SPNEGO_BAD_MECH:
-    case SPNEGO_DEFECTIVE_TOKEN:
-    case SPNEGO_FAILURE:
-    default:
-        return plugin_engine_error(&k->c);
-    }
+    r = plugin_engine_step(&k->c, in, inlen, out, outlen);
+    return r == SASL_OK ? client_finish(k, cp, oparams) : r;
 }
 
 static int

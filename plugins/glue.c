@@ -181,6 +181,32 @@ plugin_engine_error(struct conn *c)
                : SASL_FAIL;
 }
 
+int
+plugin_engine_step(struct conn *c, const char *in, unsigned inlen,
+                   const char **out, unsigned *out_len)
+{
+    enum spnego_status st;
+    uint8_t *tok = NULL;
+    size_t toklen = 0;
+    int r;
+
+    st = spnego_step(c->engine, (const uint8_t *)in, inlen, &tok, &toklen);
+    r = plugin_hand_out(c, tok, toklen, out, out_len);
+    if (r != SASL_OK)
+        return r;
+    switch (st) {
+    case SPNEGO_CONTINUE_NEEDED:
+        return SASL_CONTINUE;
+    case SPNEGO_COMPLETE:
+        return SASL_OK;
+    case SPNEGO_BAD_MECH:
+    case SPNEGO_DEFECTIVE_TOKEN:
+    case SPNEGO_FAILURE:
+    default:
+        return plugin_engine_error(c);
+    }
+}
+
 /* SSF from the context flags, as both sides read them: no INTEG, no
  * layer; INTEG only, 1; CONF, the mechanism's SASL SSF or 56. */
 static sasl_ssf_t

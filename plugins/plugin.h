@@ -76,6 +76,13 @@ int plugin_step_begin(struct conn *c, const sasl_utils_t *utils,
 int plugin_step_end(struct conn *c, int r, const char **out,
                     unsigned *out_len);
 
+/* One engine step on `in`, its token handed out (plugin_hand_out): the
+ * shared middle of both roles' steps.  SASL_CONTINUE, SASL_OK when the
+ * exchange is complete (the caller then finishes: identity, layer), or
+ * the failure's code (plugin_engine_error). */
+int plugin_engine_step(struct conn *c, const char *in, unsigned inlen,
+                       const char **out, unsigned *out_len);
+
 /* The SASL code of the engine's last failure (by its cause: BADPROT,
  * BADAUTH, NOMECH, FAIL, NOMEM), with seterror(reason). */
 int plugin_engine_error(struct conn *c);

@@ -276,9 +276,6 @@ server_negotiate(struct server_conn *s, sasl_server_params_t *sp,
                  const char *in, unsigned inlen, const char **out,
                  unsigned *outlen, sasl_out_params_t *oparams)
 {
-    enum spnego_status st;
-    uint8_t *tok = NULL;
-    size_t toklen = 0;
     int r;
 
     if (s->c.engine == NULL) {
@@ -295,22 +292,9 @@ server_negotiate(struct server_conn *s, sasl_server_params_t *sp,
         if (r != SASL_OK)
             return r;
     }
-    st = spnego_step(s->c.engine, (const uint8_t *)in, inlen, &tok, &toklen);
-    r = plugin_hand_out(&s->c, tok, toklen, out, outlen);
-    if (r != SASL_OK)
-        return r;
-    switch (st) {
-    case SPNEGO_CONTINUE_NEEDED:
-        return SASL_CONTINUE;
-    case SPNEGO_COMPLETE:
-        /* the last token, if any, is success data */
-        return server_finish(s, sp, oparams);
-    case SPNEGO_BAD_MECH:
-    case SPNEGO_DEFECTIVE_TOKEN:
-    case SPNEGO_FAILURE:
-    default:
-        return plugin_engine_error(&s->c);
-    }
+    r = plugin_engine_step(&s->c, in, inlen, out, outlen);
+    /* complete: the last token, if any, is success data */
+    return r == SASL_OK ? server_finish(s, sp, oparams) : r;
 }
 
 static int
