@@ -526,9 +526,22 @@ start_optimistic(struct spnego_ctx *ctx, struct step *st)
 
     for (i = 0; i < n; i++) {
         const gss_OID_desc *w = entry_oid(ctx, i);
+        const struct spnego_mech *m = spnego_creds_mech(ctx->cfg.creds, i);
 
         if (ctx->dropped[i])
             continue;
+        if (ctx->cfg.cb_required && !m->bindings) {
+            trace(ctx, SPNEGO_EV_DROPPED, "%s dropped before sending: it is "
+                  "not known to carry channel bindings, which the "
+                  "application requires", m->name);
+            if (used < sizeof(why))
+                used += (size_t)snprintf(why + used, sizeof(why) - used,
+                                         "%s%s: cannot carry the required "
+                                         "channel bindings", used ? "; " : "",
+                                         m->name);
+            drop_mech(ctx, m);
+            continue;
+        }
         select_entry(ctx, i, w->elements, w->length);
         major = call_init(ctx, GSS_C_NO_BUFFER, st, &minor);
         if (!GSS_ERROR(major))

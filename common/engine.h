@@ -71,6 +71,10 @@ struct spnego_config {
      * trigger by editing the token's cleartext (etype, kvno, sname):
      * off unless the administrator opts in. */
     int keytab_fallback;
+    /* Initiator: the application requires channel binding (critical):
+     * offer only mechanisms known to carry the bindings to the acceptor
+     * (struct spnego_mech.bindings). */
+    int cb_required;
 };
 
 struct spnego_ctx;

@@ -63,6 +63,9 @@ struct spnego_mech {
     gss_OID_desc oid;      /* the OID passed to GSS-API */
     int integrity;         /* can make and check MICs (draft section 5) */
     const struct spnego_mech_ops *ops;
+    int bindings;          /* known to carry channel bindings to the
+                            * acceptor (Kerberos's authenticator, NTLM's
+                            * MsvAvChannelBindings) */
 };
 
 /* The operations over MIT GSS-API. */

@@ -495,6 +495,13 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
     if (r != SASL_OK)
         return r;
     plugin_set_cb(&k->c, cp->cbinding);
+    if (cp->cbinding != NULL && cp->cbinding->critical && !k->c.has_cb) {
+        plugin_error(cp->utils, "GSS-SPNEGO: channel binding is required "
+                     "(critical) but the application gave no binding data "
+                     "(%s)", cp->cbinding->name != NULL ? cp->cbinding->name
+                                                        : "unnamed");
+        return SASL_BADBINDING;
+    }
     plugin_log(cp->utils, SASL_LOG_DEBUG, "GSS-SPNEGO: security properties "
                "min_ssf %u, max_ssf %u, external SSF %u, maxbufsize %u: "
                "asking for %s", cp->props.min_ssf, cp->props.max_ssf,
@@ -506,6 +513,7 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
     cfg.target = k->target;
     cfg.req_flags = request_flags(cp);
     cfg.cb = k->c.has_cb ? &k->c.cb : GSS_C_NO_CHANNEL_BINDINGS;
+    cfg.cb_required = cp->cbinding != NULL && cp->cbinding->critical;
     cfg.mic_policy = o.mic_policy;
     cfg.max_token = o.max_token;
     cfg.trace = plugin_trace;

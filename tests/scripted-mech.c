@@ -388,6 +388,7 @@ scripted_mech_init(struct scripted_mech *sm, unsigned arc, unsigned legs,
     sm->mech.oid.elements = sm->oid;
     sm->mech.integrity = integrity;
     sm->mech.ops = &scripted_ops;
+    sm->mech.bindings = 1; /* a test may say otherwise */
     registry[i] = sm;
     return 1;
 }

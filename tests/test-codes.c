@@ -224,6 +224,25 @@ badbinding_required_binding_missing(void **st)
     hx_session_free(x);
 }
 
+/* A client whose application requires channel binding but has no
+ * binding data refuses to start. */
+static void
+badbinding_client_required_without_data(void **st)
+{
+    sasl_channel_binding_t cc = { "tls-server-end-point", 1, 0, NULL };
+    struct hx_session *x = hx_session_new(&KRB5, &KRB5, SASL_SUCCESS_DATA);
+    const uint8_t *tok = NULL;
+    size_t len = 0;
+
+    (void)st;
+    assert_int_equal(sasl_setprop(x->client, SASL_CHANNEL_BINDING, &cc),
+                     SASL_OK);
+    (void)hx_client_start(x, &tok, &len);
+    assert_code(x->client, x->client_rc, SASL_BADBINDING,
+                "no binding data");
+    hx_session_free(x);
+}
+
 /* ---- SASL_BADPROT: a malformed SPNEGO message ---- */
 
 static void
@@ -394,6 +413,7 @@ static const struct row rows[] = {
     { "SASL_BADAUTH", "badauth_altered_mic" },
     { "SASL_BADAUTH", "badauth_wrong_channel_bindings" },
     { "SASL_BADBINDING", "badbinding_required_binding_missing" },
+    { "SASL_BADBINDING", "badbinding_client_required_without_data" },
     { "SASL_BADPROT", "badprot_truncated_token" },
     { "SASL_NOMECH", "nomech_nothing_in_common" },
     { "SASL_TOOWEAK", "tooweak_layer_below_min_ssf" },
@@ -451,6 +471,7 @@ main(void)
         T(badauth_altered_mic),
         T(badauth_wrong_channel_bindings),
         T(badbinding_required_binding_missing),
+        T(badbinding_client_required_without_data),
         T(badprot_truncated_token),
         T(nomech_nothing_in_common),
         T(tooweak_layer_below_min_ssf),

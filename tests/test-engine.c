@@ -1280,6 +1280,42 @@ test_scripted_one_leg(void **state)
     assert_scripted_complete(p, &sm_a);
 }
 
+/* An application that requires channel binding: the initiator offers only
+ * the mechanisms known to carry the bindings to the acceptor, and none
+ * when no mechanism can. */
+static void
+test_scripted_cb_required_offers_binding_mechs(void **state)
+{
+    struct eu_pair *p;
+
+    scripted_reset();
+    assert_true(scripted_mech_init(&sm_a, 1, 2, 1));
+    assert_true(scripted_mech_init(&sm_b, 2, 2, 1));
+    sm_a.mech.bindings = 0;
+    p = pair_scripted(state, __func__, &sm_a, &sm_b, &sm_a, &sm_b);
+    p->cfg[EU_I].cb_required = 1;
+    eu_run(p);
+    eu_assert_init(p, 1, "1.3.6.1.4.1.99999.2", 1, 0);
+    assert_scripted_complete(p, &sm_b);
+}
+
+static void
+test_scripted_cb_required_without_binding_mech_fails(void **state)
+{
+    struct eu_pair *p;
+
+    scripted_reset();
+    assert_true(scripted_mech_init(&sm_a, 1, 2, 1));
+    sm_a.mech.bindings = 0;
+    p = pair_scripted(state, __func__, &sm_a, NULL, &sm_a, NULL);
+    p->cfg[EU_I].cb_required = 1;
+    eu_run(p);
+    eu_assert_status(p, EU_I, SPNEGO_FAILURE);
+    assert_int_equal(eu_tokens(p), 0);
+    assert_non_null(strstr(spnego_reason(p->ctx[EU_I]),
+                           "cannot carry the required channel bindings"));
+}
+
 /* Draft section 5, first paragraph: a mechanism without integrity uses no
  * mechListMIC, even after request-mic. */
 static void
@@ -1457,6 +1493,8 @@ main(void)
         T(test_password_initiator_ntlm),
         T(test_scripted_three_legs),
         T(test_scripted_one_leg),
+        T(test_scripted_cb_required_offers_binding_mechs),
+        T(test_scripted_cb_required_without_binding_mech_fails),
         T(test_scripted_no_integrity_skips_mic_after_request_mic),
         T(test_scripted_optimistic_accept_failure_rejects),
         T(test_scripted_optimistic_accept_failure_falls_back),
