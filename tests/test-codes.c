@@ -375,8 +375,6 @@ nomem_out_of_memory(void **st)
     int nomem = 0;
 
     (void)st;
-    if (!CAN_FAIL_ALLOCATIONS)
-        skip(); /* a sanitizer's allocator; the normal build runs this */
     n = fail_each_allocation(&KRB5, &nomem);
     n += fail_each_allocation(&NTLM, &nomem);
     n += fail_each_allocation(&pw, &nomem);
@@ -481,12 +479,24 @@ main(void)
         T(badparam_bad_option),
         T(man_page_table_matches),
     };
+    struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
+    size_t i, n = 0;
     int rc;
 
+    /* Under a sanitizer's allocator no allocation can be made to fail
+     * here: the out-of-memory case runs in the normal build only. */
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        if (CAN_FAIL_ALLOCATIONS ||
+            strcmp(tests[i].name, "nomem_out_of_memory") != 0)
+            run[n++] = tests[i];
+    }
+    if (n != sizeof(tests) / sizeof(tests[0]))
+        printf("# nomem_out_of_memory: not in a sanitizer build (its "
+               "allocator cannot be interposed); the normal build runs it\n");
     rc = hx_init("test-codes");
     if (rc != 0)
         return rc;
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rc = _cmocka_run_group_tests("tests", run, n, NULL, NULL);
     hx_done();
     return rc;
 }
