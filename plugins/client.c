@@ -354,10 +354,11 @@ gather_identity(struct client_conn *k, sasl_client_params_t *cp,
     *authzid = id.authzid;
     free_prompts(k, cp->utils);
     if (id.user != NULL && id.password == NULL && id.can_ask_password) {
-        if (creds_for_name(k, cp, o, id.user, NULL) == SASL_OK)
-            return id.n_ask > 0 ? make_prompts(k, cp, id.ask, id.n_ask, need)
-                                : SASL_OK;
-        id.ask[id.n_ask++] = SASL_CB_PASS;
+        r = creds_for_name(k, cp, o, id.user, NULL);
+        if (r == SASL_BADAUTH) { /* none stored: ask for the password */
+            id.ask[id.n_ask++] = SASL_CB_PASS;
+            r = SASL_OK;
+        }
     } else if (id.user != NULL) {
         r = creds_for_name(k, cp, o, id.user, id.password);
     } else if (try_defaults(k, o) == SPNEGO_ACQUIRE_OK) {
