@@ -479,7 +479,7 @@ main(void)
         T(badparam_bad_option),
         T(man_page_table_matches),
     };
-    struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
+    struct CMUnitTest selected[sizeof(tests) / sizeof(tests[0])];
     size_t i, n = 0;
     int rc;
 
@@ -488,7 +488,7 @@ main(void)
     for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         if (CAN_FAIL_ALLOCATIONS ||
             strcmp(tests[i].name, "nomem_out_of_memory") != 0)
-            run[n++] = tests[i];
+            selected[n++] = tests[i];
     }
     if (n != sizeof(tests) / sizeof(tests[0]))
         printf("# nomem_out_of_memory: not in a sanitizer build (its "
@@ -496,7 +496,7 @@ main(void)
     rc = hx_init("test-codes");
     if (rc != 0)
         return rc;
-    rc = _cmocka_run_group_tests("tests", run, n, NULL, NULL);
+    rc = _cmocka_run_group_tests("tests", selected, n, NULL, NULL);
     hx_done();
     return rc;
 }
