@@ -2,6 +2,7 @@
 #include "mechs.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,14 +620,16 @@ mech_available(gss_OID_set avail, const gss_OID_desc *oid)
     return 0;
 }
 
-/* 1 if `label` is the first label of `realm` or the whole realm, ignoring
- * case ("SPNEGO" and "spnego.test" name the realm SPNEGO.TEST). */
+/* 1 if `label` is the first label of `realm` (no dot in it) or the whole
+ * realm, ignoring case ("SPNEGO" and "spnego.test" name the realm
+ * SPNEGO.TEST; "CHILD.CORP" does not name CHILD.CORP.COM). */
 static int
 domain_names_realm(const char *label, size_t len, const char *realm)
 {
     size_t rl = strlen(realm), i;
 
-    if (len == 0 || len > rl || (len < rl && realm[len] != '.'))
+    if (len == 0 || len > rl || (len < rl && realm[len] != '.') ||
+        (len < rl && memchr(label, '.', len) != NULL))
         return 0;
     for (i = 0; i < len; i++) {
         if (tolower((unsigned char)label[i]) !=
@@ -651,17 +654,25 @@ krb5_user_text(OM_uint32 *minor, const char *user, char *buf, size_t size)
     krb5_context kc = NULL;
     char *realm = NULL;
     OM_uint32 major = GSS_S_BAD_NAME;
+    krb5_error_code ret;
 
     *minor = 0;
-    if (sep == NULL) {
-        (void)snprintf(buf, size, "%s", user);
-        return GSS_S_COMPLETE;
+    if (sep == NULL)
+        return (size_t)snprintf(buf, size, "%s", user) < size
+                   ? GSS_S_COMPLETE : GSS_S_BAD_NAME;
+    ret = krb5_init_context(&kc);
+    if (ret == 0)
+        ret = krb5_get_default_realm(kc, &realm);
+    if (ret == ENOMEM) {
+        *minor = ENOMEM;
+        major = GSS_S_FAILURE;
     }
-    if (krb5_init_context(&kc) != 0 ||
-        krb5_get_default_realm(kc, &realm) != 0)
+    if (ret != 0)
         goto cleanup;
+    /* one backslash only: a second one would reach krb5_parse_name as
+     * an escape */
     if (domain_names_realm(user, (size_t)(sep - user), realm) &&
-        strchr(sep + 1, '@') == NULL && sep[1] != '\0' &&
+        strpbrk(sep + 1, "@\\") == NULL && sep[1] != '\0' &&
         (size_t)snprintf(buf, size, "%s@%s", sep + 1, realm) < size)
         major = GSS_S_COMPLETE;
 cleanup:
@@ -888,6 +899,7 @@ acquire_one(struct spnego_creds *creds, const struct spnego_cred_params *p,
     if (GSS_ERROR(major)) {
         spnego_gss_error(&mech->oid, major, minor, why, sizeof(why));
         note_failure(err, errlen, name, why);
+        nomem = minor == ENOMEM;
         goto cleanup;
     }
     if (!spnego_creds_add(creds, mech, &wire, cred))

@@ -287,6 +287,7 @@ check_authzid(sasl_client_params_t *cp, const char *authzid,
 /* What the application gave, and what it can still be asked for. */
 struct identity {
     const char *authzid, *user, *password;
+    const char *login;    /* libsasl2's default name (USER), if it answered */
     unsigned long ask[3]; /* prompts to issue, SASL_CB_* ids */
     size_t n_ask;
     int can_ask_user, can_ask_password;
@@ -326,7 +327,9 @@ read_identity(sasl_client_params_t *cp, sasl_interact_t **need,
     id->can_ask_password = r == SASL_INTERACT;
     /* An empty answer is no answer (SSSD answers every prompt, "" for the
      * password it does not have). */
-    if (id->user != NULL && (id->user[0] == '\0' || is_login_name(id->user)))
+    if (id->user != NULL && is_login_name(id->user))
+        id->login = id->user;
+    if (id->user != NULL && (id->user[0] == '\0' || id->login != NULL))
         id->user = NULL;
     if (id->password != NULL && id->password[0] == '\0')
         id->password = NULL;
@@ -367,6 +370,9 @@ gather_identity(struct client_conn *k, sasl_client_params_t *cp,
         plugin_error(cp->utils, "GSS-SPNEGO: out of memory acquiring the "
                      "default credentials (%s)", k->default_err);
         r = SASL_NOMEM;
+    } else if (id.login != NULL && id.password != NULL) {
+        /* no ambient credentials, but a password: for the login name */
+        r = creds_for_name(k, cp, o, id.login, id.password);
     } else if (!id.can_ask_user) {
         plugin_error(cp->utils, "GSS-SPNEGO: no usable credentials (%s), "
                      "and no authentication name and password were given; "
@@ -607,6 +613,8 @@ client_negotiate(struct client_conn *k, sasl_client_params_t *cp,
 
     if (k->c.engine == NULL) {
         r = client_start(k, cp, need);
+        if (r != SASL_OK && r != SASL_INTERACT && need != NULL)
+            *need = NULL; /* the prompts were freed */
         if (r != SASL_OK)
             return r;
         free_prompts(k, cp->utils);

@@ -34,8 +34,8 @@
 
 /* The variables a case may change, restored by the teardown. */
 static const char *const saved_names[] = { "KRB5CCNAME", "KRB5_CLIENT_KTNAME",
-                                           "NTLM_USER_FILE" };
-static char *saved_values[3];
+                                           "NTLM_USER_FILE", "USER" };
+static char *saved_values[4];
 static char scratch[256]; /* a temporary directory of the case, or "" */
 
 static int
@@ -44,7 +44,7 @@ save_env(void **state)
     size_t i;
 
     (void)state;
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         const char *v = getenv(saved_names[i]);
 
         saved_values[i] = v != NULL ? strdup(v) : NULL;
@@ -84,7 +84,7 @@ restore_env(void **state)
     size_t i;
 
     hx_teardown(state);
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         if (saved_values[i] != NULL)
             setenv(saved_names[i], saved_values[i], 1);
         else
@@ -256,6 +256,23 @@ interactive_without_ticket_asks_name_and_password(void **st)
     hx_session_free(s);
 }
 
+/* An application with a password callback and no name callback: libsasl2
+ * answers the name with the login name (USER).  Without a ticket, the
+ * password is used for that name. */
+static void
+password_for_login_name(void **st)
+{
+    struct hx_opts c = { .mechs = "krb5", .password = "bob-pw" };
+    struct hx_session *s;
+
+    (void)st;
+    setenv("USER", "bob", 1);
+    no_default_ticket();
+    s = bind_as(&c);
+    assert_bound(s, "bob", "krb5");
+    hx_session_free(s);
+}
+
 /* ---- a name and a password ---- */
 
 static void
@@ -331,6 +348,11 @@ foreign_domain_is_not_kerberos(void **st)
     struct hx_session *s;
 
     (void)st;
+    s = bind_as(&c);
+    assert_refused(s, SASL_BADAUTH, "krb5: ");
+    hx_session_free(s);
+    /* a second backslash would be an escape to Kerberos */
+    c.authname = "SPNEGO\\a\\b";
     s = bind_as(&c);
     assert_refused(s, SASL_BADAUTH, "krb5: ");
     hx_session_free(s);
@@ -455,6 +477,7 @@ main(void)
         T(nothing_given_uses_default_ticket),
         T(interactive_after_kinit_asks_no_password),
         T(interactive_without_ticket_asks_name_and_password),
+        T(password_for_login_name),
         T(password_beats_default_ticket_krb5),
         T(password_beats_default_ntlm),
         T(wrong_password_never_falls_back),
