@@ -173,12 +173,12 @@ cause_sasl_code(enum spnego_cause cause)
 int
 plugin_engine_error(struct conn *c)
 {
-    plugin_error(c->utils, "GSS-SPNEGO: %s",
-                 c->engine != NULL ? spnego_reason(c->engine)
-                                   : "no negotiation context");
-    return c->engine != NULL
-               ? cause_sasl_code(spnego_failure_cause(c->engine))
-               : SASL_FAIL;
+    if (c->engine == NULL) {
+        plugin_error(c->utils, "GSS-SPNEGO: no negotiation context");
+        return SASL_FAIL;
+    }
+    plugin_error(c->utils, "GSS-SPNEGO: %s", spnego_reason(c->engine));
+    return cause_sasl_code(spnego_failure_cause(c->engine));
 }
 
 int
@@ -207,19 +207,17 @@ plugin_engine_step(struct conn *c, const char *in, unsigned inlen,
     }
 }
 
-/* SSF from the context flags, as both sides read them: no INTEG, no
- * layer; INTEG only, 1; CONF, the mechanism's SASL SSF or 56. */
+/* The SSF of a layer: none 0, integrity 1, confidentiality the
+ * mechanism's SASL SSF (56 when it cannot say). */
 static sasl_ssf_t
-flags_ssf(gss_ctx_id_t gss, OM_uint32 flags)
+layer_ssf(gss_ctx_id_t gss, enum plugin_layer layer)
 {
     OM_uint32 major, minor;
     gss_buffer_set_t bufs = GSS_C_NO_BUFFER_SET;
     sasl_ssf_t ssf = 56;
 
-    if (!(flags & GSS_C_INTEG_FLAG))
-        return 0;
-    if (!(flags & GSS_C_CONF_FLAG))
-        return 1;
+    if (layer != PLUGIN_LAYER_CONF)
+        return layer == PLUGIN_LAYER_INTEG ? 1 : 0;
     major = gss_inquire_sec_context_by_oid(&minor, gss,
                                            GSS_C_SEC_CONTEXT_SASL_SSF, &bufs);
     if (major == GSS_S_COMPLETE && bufs != GSS_C_NO_BUFFER_SET &&
@@ -360,9 +358,9 @@ mech_sequences_inherently(const struct spnego_mech *mech)
  */
 static int
 check_layer(struct conn *c, const sasl_security_properties_t *p,
-            sasl_ssf_t ext, OM_uint32 flags, sasl_ssf_t ssf)
+            sasl_ssf_t ext, OM_uint32 flags, enum plugin_layer got,
+            sasl_ssf_t ssf)
 {
-    enum plugin_layer got = flags_layer(flags);
     enum plugin_layer allowed = plugin_allowed_layer(p, ext);
     sasl_ssf_t need = p->min_ssf > ext ? p->min_ssf - ext : 0;
 
@@ -402,7 +400,8 @@ plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
 {
     gss_ctx_id_t gss = spnego_ctx_gss(c->engine);
     OM_uint32 flags = spnego_ctx_flags(c->engine);
-    sasl_ssf_t ssf = flags_ssf(gss, flags);
+    enum plugin_layer layer = flags_layer(flags);
+    sasl_ssf_t ssf = layer_ssf(gss, layer);
     /* GSS-SPNEGO exchanges no buffer sizes.  Send packets no larger than
      * maxbufsize (a peer with the same properties takes them) nor than
      * 64 KiB (what every peer takes).  Receive packets of maxbufsize
@@ -417,8 +416,8 @@ plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
     int r;
 
     plugin_log(c->utils, SASL_LOG_DEBUG, "GSS-SPNEGO: security "
-                  "layer SSF %u (%s)", ssf, kind_words[flags_layer(flags)]);
-    r = check_layer(c, p, external_ssf, flags, ssf);
+                  "layer SSF %u (%s)", ssf, kind_words[layer]);
+    r = check_layer(c, p, external_ssf, flags, layer, ssf);
     if (r != SASL_OK)
         return r;
     oparams->mech_ssf = ssf;
