@@ -324,6 +324,7 @@ start_svc() {
         MAIL_TEST_SYSLOG="$_sys" LD_PRELOAD="$PRELOAD" \
         ${FAKETIME+"FAKETIME=$FAKETIME"} \
         ${FAKETIME_DONT_FAKE_MONOTONIC+"FAKETIME_DONT_FAKE_MONOTONIC=$FAKETIME_DONT_FAKE_MONOTONIC"} \
+        ${FAKETIME_SHARED+"FAKETIME_SHARED=$FAKETIME_SHARED"} \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
         KRB5_CONFIG="$tmp/krb/krb5.conf" KRB5_KTNAME="FILE:$tmp/krb/keytab" \
         KRB5RCACHEDIR="$tmp/krb/rcache" SASL_PATH="$_sasl" \
@@ -623,7 +624,7 @@ default_internal_group = $SVC_GROUP
 first_valid_uid = 1
 first_valid_gid = 1
 mail_location = maildir:$V/mail/%n
-import_environment = TZ KRB5_CONFIG KRB5RCACHEDIR KRB5_KTNAME LD_PRELOAD ASAN_OPTIONS FAKETIME FAKETIME_DONT_FAKE_MONOTONIC
+import_environment = TZ KRB5_CONFIG KRB5RCACHEDIR KRB5_KTNAME LD_PRELOAD ASAN_OPTIONS FAKETIME FAKETIME_DONT_FAKE_MONOTONIC FAKETIME_SHARED
 passdb {
   driver = static
   args = nopassword=y
@@ -828,7 +829,7 @@ smtpd_relay_restrictions = permit_sasl_authenticated, reject
 smtpd_etrn_restrictions = check_sasl_access inline:{ { alice = REJECT SASL login name is alice } }, reject
 # SASL_PATH (the plugin directory) must be in the environment when smtpd
 # initializes SASL; keep these through smtpd's environment cleaning.
-import_environment = MAIL_CONFIG TZ LANG=C KRB5_CONFIG KRB5_KTNAME KRB5RCACHEDIR SASL_PATH FAKETIME FAKETIME_DONT_FAKE_MONOTONIC
+import_environment = MAIL_CONFIG TZ LANG=C KRB5_CONFIG KRB5_KTNAME KRB5RCACHEDIR SASL_PATH FAKETIME FAKETIME_DONT_FAKE_MONOTONIC FAKETIME_SHARED
 EOF
     : >"$P/conf/master.cf"
     if [ "$_sa" = 1 ]; then

@@ -174,32 +174,40 @@ else
 fi
 SERVER_ENV=
 
-# ---- clock skew and an expired ticket (faketime) ------------------------------
-if command -v faketime >/dev/null 2>&1; then
-    # faketime preloads its library: an ASan build must not insist on
-    # coming first.  The times are absolute (seconds since the epoch,
-    # FAKETIME_FMT=%s), counted from the clock this test sees, which
-    # tests/check's time-travel phase has moved already: a relative
-    # offset would replace that phase's offset instead of adding to it.
-    SERVER_PREFIX="faketime -f @$(($(now) + 3600))"
-    SERVER_ENV="SASL_PEER_OPT_spnego_mechs=krb5 FAKETIME_FMT=%s ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0"
+# ---- clock skew and an expired ticket (libfaketime) ---------------------------
+# libfaketime is preloaded directly (not through the faketime wrapper,
+# whose shared state can collide with what killed processes left in
+# /dev/shm): an ASan build must then not insist on its runtime coming
+# first.  The times are absolute (seconds since the epoch, FAKETIME_FMT=%s),
+# counted from the clock this test sees, which tests/check's time-travel
+# phase has moved already: a relative offset would replace that phase's
+# offset instead of adding to it.  FAKETIME_SHARED is dropped so that the
+# absolute time starts when the peer starts, not when that phase did.
+faketime_lib=$(find /usr/lib /usr/lib64 -name libfaketime.so.1 \
+    -path '*faketime*' 2>/dev/null | head -n 1)
+if [ -n "$faketime_lib" ]; then
+    fake_at() {
+        echo "-u FAKETIME_SHARED LD_PRELOAD=$faketime_lib${LD_PRELOAD:+:$LD_PRELOAD} FAKETIME=@$1 FAKETIME_FMT=%s ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0"
+    }
+    SERVER_ENV="$(fake_at $(($(now) + 3600))) SASL_PEER_OPT_spnego_mechs=krb5"
     run_pair
     expect server "Clock skew too great" \
         "clock skew: the server reports the skew"
-    SERVER_PREFIX=
     SERVER_ENV=
-    KRB5CCNAME=FILE:$tmp/short kinit -l 10m -k -t \
-        "${KRB5_CLIENT_KTNAME#FILE:}" alice >/dev/null 2>&1
-    CLIENT_ENV="SPNEGO_MECHS=krb5 KRB5CCNAME=FILE:$tmp/short KRB5_CLIENT_KTNAME=FILE:$tmp/none FAKETIME_FMT=%s ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0"
-    CLIENT_PREFIX="faketime -f @$(($(now) + 7200))"
-    run_pair
-    expect client "krb5: .*[Ee]xpired" \
-        "expired ticket: the client says its credentials expired"
-    CLIENT_PREFIX=
+    if KRB5CCNAME=FILE:$tmp/short kinit -l 10m -k -t \
+        "${KRB5_CLIENT_KTNAME#FILE:}" alice >"$tmp/kinit.out" 2>&1; then
+        CLIENT_ENV="$(fake_at $(($(now) + 7200))) SPNEGO_MECHS=krb5 KRB5CCNAME=FILE:$tmp/short KRB5_CLIENT_KTNAME=FILE:$tmp/none"
+        run_pair
+        expect client "krb5: .*[Ee]xpired" \
+            "expired ticket: the client says its credentials expired"
+    else
+        tap_ok 1 "expired ticket: the client says its credentials expired"
+        tap_diag "kinit -l 10m failed: $(cat "$tmp/kinit.out")"
+    fi
     CLIENT_ENV="SPNEGO_MECHS=krb5"
 else
-    tap_skip "clock skew" "faketime is not installed"
-    tap_skip "expired ticket" "faketime is not installed"
+    tap_skip "clock skew" "libfaketime is not installed (package faketime)"
+    tap_skip "expired ticket" "libfaketime is not installed (package faketime)"
 fi
 
 # ---- a mechanism library that is not installed --------------------------------
