@@ -272,6 +272,30 @@ reset_mech_context(struct spnego_ctx *ctx)
     set_fact(ctx, SPNEGO_F_MECH_DONE, 0);
 }
 
+/* The established context can make and check MICs (RFC 4178 section 5:
+ * without integrity no mechListMIC is used; MIT and Samba decide so from
+ * the context's flags too). */
+static int
+has_integrity(const struct spnego_ctx *ctx)
+{
+    return (ctx->flags & GSS_C_INTEG_FLAG) != 0;
+}
+
+/* The persistent facts, with those of the context and configuration. */
+static unsigned
+context_facts(const struct spnego_ctx *ctx)
+{
+    unsigned f = ctx->facts;
+
+    if (has_integrity(ctx))
+        f |= SPNEGO_F_INTEG;
+    if (ctx->cfg.outer_protection)
+        f |= SPNEGO_F_OUTER;
+    if (ctx->role == SPNEGO_INITIATOR && ctx->cfg.mutual_required)
+        f |= SPNEGO_F_MUTUAL;
+    return f;
+}
+
 static void
 require_mic(struct spnego_ctx *ctx, enum spnego_mic_reason why)
 {
@@ -365,9 +389,9 @@ check_mic(struct spnego_ctx *ctx, struct step *st)
     if (has(ctx, SPNEGO_F_VERIFIED))
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "a second mechListMIC was "
                     "received; only one is allowed");
-    if (!ctx->mech->integrity) {
-        trace(ctx, SPNEGO_EV_MIC_SKIPPED, "mechListMIC ignored: %s has no "
-              "integrity protection", ctx->mech->name);
+    if (!has_integrity(ctx)) {
+        trace(ctx, SPNEGO_EV_MIC_SKIPPED, "mechListMIC ignored: the %s "
+              "context has no integrity protection", ctx->mech->name);
         st->has_mic_in = 0;
         return SPNEGO_CONTINUE_NEEDED;
     }
@@ -649,6 +673,7 @@ counter_proposal(struct spnego_ctx *ctx, struct step *st, size_t entry)
                  st->in.supported_mech.len);
     trace(ctx, SPNEGO_EV_CHOSEN, "acceptor chose %s instead of our first "
           "choice %s (counter-proposal)", ctx->mech->name, was->name);
+    set_fact(ctx, SPNEGO_F_NOT_FIRST, 1);
     require_mic(ctx, SPNEGO_MR_COUNTER_PROPOSAL);
     major = call_init(ctx, GSS_C_NO_BUFFER, st, &minor);
     if (GSS_ERROR(major))
@@ -752,6 +777,21 @@ initiator_reply(struct spnego_ctx *ctx, struct step *st, int completes)
     return s == SPNEGO_CONTINUE_NEEDED && completes ? complete(ctx) : s;
 }
 
+/* Send the mechanism's next token, unless the negotiation could not be
+ * protected (policy.h: spnego_policy_unprotected): then it is refused
+ * before the peer gets a token that authenticates us. */
+static enum spnego_status
+initiator_continue(struct spnego_ctx *ctx, struct step *st)
+{
+    const char *why = spnego_policy_unprotected(context_facts(ctx));
+
+    if (why != NULL)
+        return fail_cause(ctx, SPNEGO_DEFECTIVE_TOKEN,
+                          SPNEGO_CAUSE_UNPROTECTED, "%s (%s)", why,
+                          ctx->mech->name);
+    return emit_resp(ctx, st, NEG_STATE_ACCEPT_INCOMPLETE, 0);
+}
+
 static enum spnego_status
 initiator_next(struct spnego_ctx *ctx, struct step *st)
 {
@@ -776,7 +816,7 @@ initiator_next(struct spnego_ctx *ctx, struct step *st)
     if (s != SPNEGO_CONTINUE_NEEDED)
         return s;
     if (!has(ctx, SPNEGO_F_MECH_DONE))
-        return emit_resp(ctx, st, NEG_STATE_ACCEPT_INCOMPLETE, 0);
+        return initiator_continue(ctx, st);
     return conclude(ctx, st);
 }
 
@@ -862,11 +902,14 @@ acceptor_select(struct spnego_ctx *ctx, const struct negtoken *init,
                                     ctx->mech->oid.length)) {
         trace(ctx, SPNEGO_EV_CHOSEN, "chose %s, not the initiator's first "
               "choice", ctx->mech->name);
+        set_fact(ctx, SPNEGO_F_NOT_FIRST, 1);
         require_mic(ctx, SPNEGO_MR_NOT_FIRST);
     } else if (ctx->mech != first) {
+        /* Nothing for a MIC to protect: the initiator got its first
+         * choice (MIT and Samba ask for one only when they choose
+         * another). */
         trace(ctx, SPNEGO_EV_CHOSEN, "chose %s, the initiator's first "
               "choice (we prefer %s)", ctx->mech->name, first->name);
-        require_mic(ctx, SPNEGO_MR_NOT_PREFERRED);
     } else {
         trace(ctx, SPNEGO_EV_CHOSEN, "chose %s, first choice of both sides",
               ctx->mech->name);
@@ -938,6 +981,7 @@ fall_back(struct spnego_ctx *ctx, struct step *st, OM_uint32 major,
     trace(ctx, SPNEGO_EV_DOWNGRADE, "downgrade: %s refused the optimistic "
           "token (%s); falling back to %s because spnego_keytab_fallback "
           "is on", failed->name, text, ctx->mech->name);
+    set_fact(ctx, SPNEGO_F_NOT_FIRST, 1);
     require_mic(ctx, SPNEGO_MR_FALLBACK);
     set_fact(ctx, SPNEGO_F_REPLIED, 1);
     return emit_resp(ctx, st, NEG_STATE_REQUEST_MIC, 1);
@@ -1080,12 +1124,10 @@ acceptor_next(struct spnego_ctx *ctx, struct step *st)
 static unsigned
 conclusion_facts(const struct spnego_ctx *ctx, const struct step *st)
 {
-    unsigned f = ctx->facts;
+    unsigned f = context_facts(ctx);
     int always = ctx->cfg.mic_policy == SPNEGO_MIC_ALWAYS;
 
-    if (ctx->mech->integrity)
-        f |= SPNEGO_F_INTEG;
-    if (ctx->mech->integrity && !has(ctx, SPNEGO_F_SENT) &&
+    if (has_integrity(ctx) && !has(ctx, SPNEGO_F_SENT) &&
         (has(ctx, SPNEGO_F_REQUIRED) || has(ctx, SPNEGO_F_VERIFIED) ||
          always))
         f |= SPNEGO_F_DUE;
@@ -1117,10 +1159,12 @@ conclude(struct spnego_ctx *ctx, struct step *st)
     const struct spnego_policy_rule *r;
     enum spnego_status s;
 
-    if (!ctx->mech->integrity &&
-        (has(ctx, SPNEGO_F_REQUIRED) || st->in.has_mic))
-        trace(ctx, SPNEGO_EV_MIC_SKIPPED, "no mechListMIC: %s has no "
-              "integrity protection", ctx->mech->name);
+    if (!has_integrity(ctx))
+        trace(ctx, SPNEGO_EV_MIC_SKIPPED, "no mechListMIC: the %s context "
+              "has no integrity protection%s", ctx->mech->name,
+              has(ctx, SPNEGO_F_NOT_FIRST)
+                  ? ""
+                  : " (the initiator's first choice: nothing to protect)");
     r = spnego_policy_conclude(ctx->role, conclusion_facts(ctx, st));
     switch (r->action) {
     case SPNEGO_C_CONTINUE:
@@ -1138,8 +1182,11 @@ conclude(struct spnego_ctx *ctx, struct step *st)
         return complete(ctx);
     case SPNEGO_C_FAIL:
     default:
-        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "%s (%s; %s)", r->failure,
-                    ctx->mech->name, r->source);
+        return fail_cause(ctx, SPNEGO_DEFECTIVE_TOKEN,
+                          r->unprotected ? SPNEGO_CAUSE_UNPROTECTED
+                                         : SPNEGO_CAUSE_PROTOCOL,
+                          "%s (%s; %s)", r->failure, ctx->mech->name,
+                          r->source);
     }
 }
 

@@ -75,6 +75,15 @@ struct spnego_config {
      * offer only mechanisms known to carry the bindings to the acceptor
      * (struct spnego_mech.bindings). */
     int cb_required;
+    /* The exchange runs inside a channel that protects it (SASL external
+     * SSF > 0: TLS).  A context without integrity may then complete
+     * although the selected mechanism was not the initiator's first
+     * choice (nothing a mechListMIC could add). */
+    int outer_protection;
+    /* Initiator: the application requires mutual authentication
+     * (SASL_SEC_MUTUAL_AUTH): a context without integrity (NTLM without
+     * signing) cannot prove the acceptor, so it is refused. */
+    int mutual_required;
 };
 
 struct spnego_ctx;
@@ -110,7 +119,14 @@ enum spnego_cause {
     SPNEGO_CAUSE_LOCAL,    /* a local problem: no credentials, a mechanism
                             * that cannot start (KDC unreachable, unknown
                             * service) */
-    SPNEGO_CAUSE_NOMEM     /* out of memory */
+    SPNEGO_CAUSE_NOMEM,    /* out of memory */
+    SPNEGO_CAUSE_UNPROTECTED /* the negotiation could not be protected
+                              * as policy requires (a context without
+                              * integrity for a mechanism that was not the
+                              * initiator's first choice, outside TLS; or
+                              * no proof of the acceptor when the
+                              * application requires mutual
+                              * authentication) */
 };
 enum spnego_cause spnego_failure_cause(const struct spnego_ctx *ctx);
 

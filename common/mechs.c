@@ -138,15 +138,15 @@ static const struct spnego_mech_ops ntlm_ops = {
 
 static const struct spnego_mech mech_krb5 = {
     "krb5", SPNEGO_OID_KRB5,
-    { 9, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02" }, 1, &spnego_gss_ops, 1
+    { 9, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02" }, &spnego_gss_ops, 1
 };
 static const struct spnego_mech mech_iakerb = {
     "iakerb", SPNEGO_OID_IAKERB,
-    { 6, (void *)"\x2b\x06\x01\x05\x02\x05" }, 1, &spnego_gss_ops, 1
+    { 6, (void *)"\x2b\x06\x01\x05\x02\x05" }, &spnego_gss_ops, 1
 };
 static const struct spnego_mech mech_ntlmssp = {
     "ntlmssp", SPNEGO_OID_NTLMSSP,
-    { 10, (void *)"\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a" }, 1, &ntlm_ops, 1
+    { 10, (void *)"\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a" }, &ntlm_ops, 1
 };
 
 const struct spnego_mech *
@@ -823,7 +823,6 @@ new_owned_mech(const uint8_t *oid, size_t len)
     om->mech.id = SPNEGO_OID_UNKNOWN;
     om->mech.oid.length = (OM_uint32)len;
     om->mech.oid.elements = om->oid;
-    om->mech.integrity = 1;
     om->mech.bindings = 0; /* unknown: not offered when bindings are required */
     om->mech.ops = &spnego_gss_ops;
     return om;

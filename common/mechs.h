@@ -61,7 +61,6 @@ struct spnego_mech {
     const char *name;      /* "krb5", "ntlmssp", "iakerb" or dotted OID */
     enum spnego_oid_id id; /* SPNEGO_OID_UNKNOWN for other mechanisms */
     gss_OID_desc oid;      /* the OID passed to GSS-API */
-    int integrity;         /* can make and check MICs (draft section 5) */
     const struct spnego_mech_ops *ops;
     int bindings;          /* known to carry channel bindings to the
                             * acceptor (Kerberos's authenticator, NTLM's

@@ -58,8 +58,6 @@ static const struct reason_row reasons[SPNEGO_MR_COUNT] = {
                                      "mechanism", "draft 5 b" },
     [SPNEGO_MR_NOT_FIRST] = { "we did not choose the initiator's first "
                               "mechanism", "draft 5 b" },
-    [SPNEGO_MR_NOT_PREFERRED] = { "the initiator's first mechanism is not "
-                                  "our most preferred", "draft 5 b" },
     [SPNEGO_MR_NTLM_MIC] = { "the NTLM AUTHENTICATE message carries a MIC",
                              "MS-SPNG 3.1.5.1" },
     [SPNEGO_MR_NTLM_MUTUAL] = { "NTLM has no mutual authentication of its "
@@ -133,6 +131,9 @@ spnego_policy_fallback(int keytab_fallback, int configuration, int another)
 #define PDONE SPNEGO_F_PEER_DONE
 #define PQUIET SPNEGO_F_PEER_QUIET
 #define REPLIED SPNEGO_F_REPLIED
+#define NOT_FIRST SPNEGO_F_NOT_FIRST
+#define OUTER SPNEGO_F_OUTER
+#define MUTUAL SPNEGO_F_MUTUAL
 
 static const char NO_MIC_FROM_ACCEPTOR[] =
     "mechListMIC required but the acceptor sent none";
@@ -140,41 +141,65 @@ static const char NO_ANSWER[] =
     "the acceptor completed without returning a mechListMIC for ours";
 static const char NO_MIC_FROM_INITIATOR[] =
     "mechListMIC required but the initiator sent none";
+static const char CANNOT_PROTECT[] =
+    "the chosen mechanism cannot protect the negotiation: it is not the "
+    "initiator's first choice and its context has no integrity protection "
+    "(GSS_C_INTEG_FLAG), so no mechListMIC can prove that the mechanism "
+    "list was not altered; refused as a possible downgrade (enable signing, "
+    "or run the exchange inside TLS)";
+static const char CANNOT_PROVE_ACCEPTOR[] =
+    "mutual authentication is required, but the context has no integrity "
+    "protection (NTLM without signing never authenticates the server)";
 
 static const struct spnego_policy_rule rules[] = {
-    /* the initiator, its mechanism complete */
-    { I, LAST | DUE, 0, SPNEGO_C_MIC_CONTINUE, NULL, "draft 5 c" },
-    { I, LAST, 0, SPNEGO_C_CONTINUE, NULL, "draft 5 c" },
+    /* the initiator, its mechanism complete: decided before its last
+     * mechanism token (NTLM AUTHENTICATE) is sent */
+    { I, NOT_FIRST, INTEG | OUTER, SPNEGO_C_FAIL, CANNOT_PROTECT, 1,
+      "RFC 4178 5; POLICY.md I3" },
+    { I, MUTUAL, INTEG, SPNEGO_C_FAIL, CANNOT_PROVE_ACCEPTOR, 1,
+      "POLICY.md I5" },
+    { I, LAST | DUE, 0, SPNEGO_C_MIC_CONTINUE, NULL, 0, "draft 5 c" },
+    { I, LAST, 0, SPNEGO_C_CONTINUE, NULL, 0, "draft 5 c" },
     { I, INTEG | REQ | PTOK, VER, SPNEGO_C_FAIL,
       "mechListMIC required but the acceptor's last mechanism token came "
-      "without one", "draft 5 b IV" },
-    { I, PDONE | INTEG | SENT, VER, SPNEGO_C_FAIL, NO_ANSWER, "draft 5 c" },
-    { I, PDONE | INTEG | REQ, VER, SPNEGO_C_FAIL, NO_MIC_FROM_ACCEPTOR,
+      "without one", 0, "draft 5 b IV" },
+    { I, PDONE | INTEG | SENT, VER, SPNEGO_C_FAIL, NO_ANSWER, 0, "draft 5 c" },
+    { I, PDONE | INTEG | REQ, VER, SPNEGO_C_FAIL, NO_MIC_FROM_ACCEPTOR, 0,
       "draft 5 b" },
-    { I, PDONE, 0, SPNEGO_C_COMPLETE, NULL, "draft 4.2.2" },
-    { I, PQUIET | INTEG | SENT, VER | DUE, SPNEGO_C_FAIL, NO_ANSWER,
+    { I, PDONE, 0, SPNEGO_C_COMPLETE, NULL, 0, "draft 4.2.2" },
+    { I, PQUIET | INTEG | SENT, VER | DUE, SPNEGO_C_FAIL, NO_ANSWER, 0,
       "draft 5 c" },
     { I, PQUIET | INTEG | REQ, VER | DUE, SPNEGO_C_FAIL, NO_MIC_FROM_ACCEPTOR,
-      "draft 5 b" },
-    { I, PQUIET, DUE, SPNEGO_C_COMPLETE, NULL, "RFC 4178 4.2.2" },
+      0, "draft 5 b" },
+    { I, PQUIET, DUE, SPNEGO_C_COMPLETE, NULL, 0, "RFC 4178 4.2.2" },
     { I, 0, DUE, SPNEGO_C_FAIL,
       "the acceptor expects more, but the mechanism is complete and no "
-      "mechListMIC is due", "draft 5" },
-    { I, VER, 0, SPNEGO_C_MIC_COMPLETE, NULL, "draft 5 b I" },
-    { I, 0, 0, SPNEGO_C_MIC_CONTINUE, NULL, "draft 5 c I" },
+      "mechListMIC is due", 0, "draft 5" },
+    { I, VER, 0, SPNEGO_C_MIC_COMPLETE, NULL, 0, "draft 5 b I" },
+    { I, 0, 0, SPNEGO_C_MIC_CONTINUE, NULL, 0, "draft 5 c I" },
     /* the acceptor, its mechanism complete */
-    { A, 0, INTEG, SPNEGO_C_COMPLETE, NULL, "draft 5" },
-    { A, VER | SENT, 0, SPNEGO_C_COMPLETE_QUIET, NULL, "draft 5 b I" },
-    { A, VER, 0, SPNEGO_C_MIC_COMPLETE, NULL, "draft 5 c I" },
-    { A, SENT, 0, SPNEGO_C_FAIL, NO_MIC_FROM_INITIATOR, "draft 5 b" },
-    { A, LAST, DUE, SPNEGO_C_COMPLETE, NULL, "draft 5" },
-    { A, 0, DUE | REPLIED, SPNEGO_C_COMPLETE, NULL, "draft 5" },
-    { A, 0, REQ | LAST | REPLIED, SPNEGO_C_COMPLETE, NULL, "draft 5" },
-    { A, LAST, 0, SPNEGO_C_MIC_CONTINUE, NULL, "draft 5 b" },
-    { A, 0, REPLIED, SPNEGO_C_MIC_CONTINUE, NULL, "RFC 4178 5" },
-    { A, REQ, 0, SPNEGO_C_FAIL, NO_MIC_FROM_INITIATOR, "draft 5 b" },
-    { A, 0, 0, SPNEGO_C_COMPLETE, NULL, "draft 5" },
+    { A, NOT_FIRST, INTEG | OUTER, SPNEGO_C_FAIL, CANNOT_PROTECT, 1,
+      "RFC 4178 5; POLICY.md A9" },
+    { A, 0, INTEG, SPNEGO_C_COMPLETE, NULL, 0, "RFC 4178 5; MIT, Samba" },
+    { A, VER | SENT, 0, SPNEGO_C_COMPLETE_QUIET, NULL, 0, "draft 5 b I" },
+    { A, VER, 0, SPNEGO_C_MIC_COMPLETE, NULL, 0, "draft 5 c I" },
+    { A, SENT, 0, SPNEGO_C_FAIL, NO_MIC_FROM_INITIATOR, 0, "draft 5 b" },
+    { A, LAST, DUE, SPNEGO_C_COMPLETE, NULL, 0, "draft 5" },
+    { A, 0, DUE | REPLIED, SPNEGO_C_COMPLETE, NULL, 0, "draft 5" },
+    { A, 0, REQ | LAST | REPLIED, SPNEGO_C_COMPLETE, NULL, 0, "draft 5" },
+    { A, LAST, 0, SPNEGO_C_MIC_CONTINUE, NULL, 0, "draft 5 b" },
+    { A, 0, REPLIED, SPNEGO_C_MIC_CONTINUE, NULL, 0, "RFC 4178 5" },
+    { A, REQ, 0, SPNEGO_C_FAIL, NO_MIC_FROM_INITIATOR, 0, "draft 5 b" },
+    { A, 0, 0, SPNEGO_C_COMPLETE, NULL, 0, "draft 5" },
 };
+
+const char *
+spnego_policy_unprotected(unsigned facts)
+{
+    if ((facts & NOT_FIRST) != 0 && (facts & (INTEG | OUTER)) == 0)
+        return CANNOT_PROTECT;
+    return NULL;
+}
 
 const struct spnego_policy_rule *
 spnego_policy_conclude(enum spnego_role role, unsigned facts)
@@ -210,12 +235,15 @@ static const char *const fact_words[] = {
     "a mechListMIC is required",
     "our mechListMIC was sent",
     "the peer's mechListMIC verified",
-    "the mechanism has integrity",
+    "the context has integrity (GSS_C_INTEG_FLAG)",
     "we owe a mechListMIC",
     "we send the last mechanism token",
     "the peer sent a mechanism token",
     "the acceptor said accept\\-completed",
     "the acceptor sent no negState",
+    "the mechanism is not the initiator's first choice",
+    "an outer channel protects the exchange (external SSF > 0)",
+    "the application requires mutual authentication",
 };
 
 static const char MIC_AND_WAIT[] =
@@ -299,6 +327,13 @@ print_rules(FILE *out)
 {
     size_t i;
 
+    (void)fputs(".SS Before the initiator sends a mechanism token\n"
+                "When the selected mechanism is not the initiator's first "
+                "choice, its context (as the mechanism reports it so far) "
+                "has no integrity protection, and no outer channel "
+                "protects the exchange, the initiator refuses to go on: ",
+                out);
+    (void)fprintf(out, "%s (RFC 4178 5; POLICY.md I3).\n", CANNOT_PROTECT);
     (void)fputs(".SS When the mechanism is complete\n"
                 "The first row that holds decides.\n", out);
     for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {

@@ -47,8 +47,10 @@ enum spnego_pstate spnego_policy_move(enum spnego_pstate from,
 
 /* ---- facts ---- */
 
-/* What the engine knows at a conclusion; the first five persist in the
- * context, the others describe the step. */
+/* What the engine knows at a conclusion; MECH_DONE ... VERIFIED and
+ * NOT_FIRST persist in the context; INTEG is the established context's
+ * GSS_C_INTEG_FLAG; OUTER and MUTUAL come from the configuration; the
+ * others describe the step. */
 enum spnego_fact {
     SPNEGO_F_MECH_DONE = 1u << 0,  /* the mechanism completed here */
     SPNEGO_F_REPLIED = 1u << 1,    /* the acceptor's first reply was sent
@@ -56,7 +58,7 @@ enum spnego_fact {
     SPNEGO_F_REQUIRED = 1u << 2,   /* a MIC exchange is required */
     SPNEGO_F_SENT = 1u << 3,       /* our mechListMIC was sent */
     SPNEGO_F_VERIFIED = 1u << 4,   /* the peer's mechListMIC verified */
-    SPNEGO_F_INTEG = 1u << 5,      /* the mechanism can make MICs */
+    SPNEGO_F_INTEG = 1u << 5,      /* the context has GSS_C_INTEG_FLAG */
     SPNEGO_F_DUE = 1u << 6,        /* we owe a MIC: INTEG, not SENT, and
                                     * REQUIRED, VERIFIED or always */
     SPNEGO_F_SEND_LAST = 1u << 7,  /* this step sends our last mechanism
@@ -64,7 +66,13 @@ enum spnego_fact {
     SPNEGO_F_PEER_TOKEN = 1u << 8, /* the peer's message had a mechanism
                                     * token */
     SPNEGO_F_PEER_DONE = 1u << 9,  /* the acceptor said accept-completed */
-    SPNEGO_F_PEER_QUIET = 1u << 10 /* the acceptor's negState was absent */
+    SPNEGO_F_PEER_QUIET = 1u << 10, /* the acceptor's negState was absent */
+    SPNEGO_F_NOT_FIRST = 1u << 11, /* the selected mechanism is not the
+                                    * initiator's first choice */
+    SPNEGO_F_OUTER = 1u << 12,     /* an outer channel protects the
+                                    * exchange (external SSF > 0) */
+    SPNEGO_F_MUTUAL = 1u << 13     /* the application requires mutual
+                                    * authentication (initiator) */
 };
 
 /* ---- why a MIC exchange is required ---- */
@@ -73,7 +81,6 @@ enum spnego_mic_reason {
     SPNEGO_MR_REQUEST_MIC = 0,   /* the acceptor sent request-mic */
     SPNEGO_MR_COUNTER_PROPOSAL,  /* the acceptor chose another mechanism */
     SPNEGO_MR_NOT_FIRST,         /* not the initiator's first mechanism */
-    SPNEGO_MR_NOT_PREFERRED,     /* not the acceptor's most preferred */
     SPNEGO_MR_NTLM_MIC,          /* NTLM's AUTHENTICATE carries a MIC */
     SPNEGO_MR_NTLM_MUTUAL,       /* NTLM when mutual auth is asked for */
     SPNEGO_MR_FALLBACK,          /* the acceptor fell back (opt-in) */
@@ -113,6 +120,9 @@ struct spnego_policy_rule {
     unsigned unless; /* facts that must not */
     enum spnego_conclusion action;
     const char *failure; /* SPNEGO_C_FAIL: the sentence */
+    int unprotected;     /* SPNEGO_C_FAIL: a refusal of policy (the
+                          * negotiation cannot be protected), not a
+                          * protocol error */
     const char *source;  /* where the rule comes from */
 };
 
@@ -120,6 +130,13 @@ struct spnego_policy_rule {
  * that always matches). */
 const struct spnego_policy_rule *
 spnego_policy_conclude(enum spnego_role role, unsigned facts);
+
+/* The initiator, before it sends a token of the selected mechanism
+ * (the one that authenticates it, NTLM AUTHENTICATE or a Kerberos AP-REQ,
+ * included): the sentence that refuses to go on when the facts (INTEG:
+ * the context's flags as the mechanism reports them so far) say the
+ * negotiation could not be protected, or NULL. */
+const char *spnego_policy_unprotected(unsigned facts);
 
 /* The rows, in order (for tests). */
 size_t spnego_policy_rule_count(void);

@@ -521,6 +521,9 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
     cfg.req_flags = request_flags(cp);
     cfg.cb = k->c.has_cb ? &k->c.cb : GSS_C_NO_CHANNEL_BINDINGS;
     cfg.cb_required = cp->cbinding != NULL && cp->cbinding->critical;
+    cfg.outer_protection = cp->external_ssf > 0;
+    cfg.mutual_required =
+        (cp->props.security_flags & SASL_SEC_MUTUAL_AUTH) != 0;
     cfg.mic_policy = o.mic_policy;
     cfg.max_token = o.max_token;
     cfg.trace = plugin_trace;

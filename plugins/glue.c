@@ -163,6 +163,8 @@ cause_sasl_code(enum spnego_cause cause)
         return SASL_NOMECH;
     case SPNEGO_CAUSE_NOMEM:
         return SASL_NOMEM;
+    case SPNEGO_CAUSE_UNPROTECTED:
+        return SASL_TOOWEAK;
     case SPNEGO_CAUSE_LOCAL:
     case SPNEGO_CAUSE_NONE:
     default:

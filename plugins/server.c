@@ -201,6 +201,7 @@ server_start(struct server_conn *s, sasl_server_params_t *sp)
     cfg.cb = s->c.has_cb ? &s->c.cb : GSS_C_NO_CHANNEL_BINDINGS;
     cfg.mic_policy = o.mic_policy;
     cfg.keytab_fallback = o.keytab_fallback;
+    cfg.outer_protection = sp->external_ssf > 0;
     cfg.max_token = o.max_token;
     cfg.trace = plugin_trace;
     cfg.trace_arg = &s->c;

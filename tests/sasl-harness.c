@@ -231,6 +231,7 @@ set_props(sasl_conn_t *conn, const struct hx_opts *o)
     p.min_ssf = o->set_props ? o->min_ssf : 0;
     p.max_ssf = o->set_props ? o->max_ssf : 256;
     p.maxbufsize = o->set_props ? o->maxbufsize : 65536;
+    p.security_flags = o->security_flags;
     assert_int_equal(sasl_setprop(conn, SASL_SEC_PROPS, &p), SASL_OK);
     assert_int_equal(sasl_setprop(conn, SASL_SSF_EXTERNAL, &ext), SASL_OK);
 }

@@ -44,6 +44,7 @@ struct hx_opts {
      * 0, max_ssf 256, external SSF 0, maxbufsize 65536). */
     int set_props;
     unsigned min_ssf, max_ssf, external_ssf, maxbufsize;
+    unsigned security_flags; /* SASL_SEC_* the side requires */
 };
 
 #define HX_PROMPT_USER 1u

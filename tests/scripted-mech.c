@@ -118,7 +118,7 @@ flags_of(const struct scripted_mech *sm, OM_uint32 req_flags)
 {
     OM_uint32 flags = req_flags & (GSS_C_MUTUAL_FLAG | GSS_C_DELEG_FLAG);
 
-    if (sm->mech.integrity)
+    if (sm->integrity)
         flags |= req_flags & (GSS_C_INTEG_FLAG | GSS_C_CONF_FLAG);
     return flags;
 }
@@ -295,7 +295,7 @@ scripted_get_mic(OM_uint32 *minor, gss_ctx_id_t handle, gss_buffer_t msg,
     scripted_stats.get_mic_calls++;
     if (ctx == NULL || !ctx->complete)
         return GSS_S_NO_CONTEXT;
-    if (!ctx->sm->mech.integrity)
+    if (!ctx->sm->integrity)
         return GSS_S_UNAVAILABLE;
     buf = malloc(MIC_LEN);
     if (buf == NULL)
@@ -317,7 +317,7 @@ scripted_verify_mic(OM_uint32 *minor, gss_ctx_id_t handle, gss_buffer_t msg,
     scripted_stats.verify_mic_calls++;
     if (ctx == NULL || !ctx->complete)
         return GSS_S_NO_CONTEXT;
-    if (!ctx->sm->mech.integrity)
+    if (!ctx->sm->integrity)
         return GSS_S_UNAVAILABLE;
     mic_bytes(ctx, !ctx->initiator, msg, want);
     if (mic->length != MIC_LEN || memcmp(mic->value, want, MIC_LEN) != 0)
@@ -386,7 +386,7 @@ scripted_mech_init(struct scripted_mech *sm, unsigned arc, unsigned legs,
     sm->mech.id = SPNEGO_OID_UNKNOWN;
     sm->mech.oid.length = (OM_uint32)(sizeof(oid_prefix) + 1);
     sm->mech.oid.elements = sm->oid;
-    sm->mech.integrity = integrity;
+    sm->integrity = integrity;
     sm->mech.ops = &scripted_ops;
     sm->mech.bindings = 1; /* a test may say otherwise */
     registry[i] = sm;

@@ -38,6 +38,8 @@ struct scripted_mech {
     uint8_t oid[16];
     unsigned arc;
     unsigned legs;            /* 1..9 */
+    /* Its contexts get GSS_C_INTEG_FLAG (and CONF when asked for). */
+    int integrity;
     /* Fail the initiator's call that would produce leg n (0: never);
      * e.g. 1 fails the optimistic token. */
     unsigned fail_init_leg;

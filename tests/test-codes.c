@@ -288,6 +288,24 @@ tooweak_layer_below_min_ssf(void **st)
     hx_session_free(x);
 }
 
+/* The server takes only NTLM, the client prefers Kerberos and wants no
+ * layer, outside TLS: NTLM without signing cannot protect the
+ * negotiation. */
+static void
+tooweak_unprotected_negotiation(void **st)
+{
+    struct hx_opts c = { .mechs = "krb5 ntlmssp", .set_props = 1,
+                         .max_ssf = 0, .maxbufsize = 65536 };
+    struct hx_opts s = { .mechs = "ntlmssp" };
+    struct hx_session *x;
+
+    (void)st;
+    x = run(&c, &s, NULL, NULL);
+    assert_code(x->client, x->client_rc, SASL_TOOWEAK,
+                "cannot protect the negotiation");
+    hx_session_free(x);
+}
+
 /* ---- SASL_FAIL: local problems ---- */
 
 static void
@@ -415,6 +433,7 @@ static const struct row rows[] = {
     { "SASL_BADPROT", "badprot_truncated_token" },
     { "SASL_NOMECH", "nomech_nothing_in_common" },
     { "SASL_TOOWEAK", "tooweak_layer_below_min_ssf" },
+    { "SASL_TOOWEAK", "tooweak_unprotected_negotiation" },
     { "SASL_FAIL", "fail_missing_keytab" },
     { "SASL_FAIL", "fail_unknown_service" },
     { "SASL_NOMEM", "nomem_out_of_memory" },
@@ -473,6 +492,7 @@ main(void)
         T(badprot_truncated_token),
         T(nomech_nothing_in_common),
         T(tooweak_layer_below_min_ssf),
+        T(tooweak_unprotected_negotiation),
         T(fail_missing_keytab),
         T(fail_unknown_service),
         T(nomem_out_of_memory),

@@ -42,7 +42,10 @@ static char ntlm_peer[128];
 
 /* ---- a man in the middle ---- */
 
-enum mic_change { MIC_KEEP = 0, MIC_REMOVE, MIC_FLIP };
+/* MIC_ADD: put a 16-byte mechListMIC (an NTLM signature's size) that no
+ * key made into the token, as a peer that signs with keys the context
+ * did not negotiate would. */
+enum mic_change { MIC_KEEP = 0, MIC_REMOVE, MIC_FLIP, MIC_ADD };
 
 struct tamper {
     size_t token;            /* the token to change */
@@ -98,6 +101,17 @@ tamper_hook(struct eu_pair *p, size_t k, uint8_t **tok, size_t *len)
         if (!n.has_mic)
             fail_msg("token %zu has no mechListMIC to remove", k);
         n.has_mic = 0;
+    }
+    if (t->mic == MIC_ADD) {
+        static const uint8_t foreign[16] = { 1, 0, 0, 0, 0x5a, 0x5a, 0x5a,
+                                             0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+                                             0, 0, 0, 0 };
+
+        if (n.has_mic)
+            fail_msg("token %zu has a mechListMIC already", k);
+        n.has_mic = 1;
+        n.mic.data = foreign;
+        n.mic.len = sizeof(foreign);
     }
     if (t->mechs)
         eu_set_mechs(&n, t->mechs);
@@ -370,13 +384,14 @@ test_initiator_first_not_acceptor_favourite(void **state)
     struct eu_pair *p = pair_acceptor_prefers_ntlm(state, __func__);
 
     eu_run(p);
-    assert_int_equal(eu_tokens(p), 3);
+    /* The initiator got its first choice: nothing for a MIC to protect,
+     * so no request-mic (MIT and Samba ask only when they choose
+     * another; POLICY.md A8). */
+    assert_int_equal(eu_tokens(p), 2);
     eu_assert_init(p, 1, "krb5 ntlmssp", 1, 0);
-    /* INTEROP 1.4: request-mic with the AP-REP and the acceptor's MIC. */
-    eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "krb5", 1, 1);
-    eu_assert_resp(p, 3, NEG_STATE_ACCEPT_COMPLETED, NULL, 0, 1);
+    eu_assert_resp(p, 2, NEG_STATE_ACCEPT_COMPLETED, "krb5", 1, 0);
     eu_assert_complete(p, "krb5", krb5_peer);
-    eu_assert_mics(p, 1, 1, 1, 1);
+    eu_assert_mics(p, 0, 0, 0, 0);
 }
 
 static void
@@ -610,10 +625,14 @@ test_tampered_list_ntlm_both_fail(void **state)
     eu_assert_dead(p, EU_A, NULL, 0);
 }
 
-/* krb5 with mutual authentication (the acceptor sends last): the acceptor
- * does not complete; here the initiator detects it too. */
+/* krb5 with mutual authentication (the acceptor sends last), the list
+ * reordered so that krb5 comes first: the acceptor got the initiator's
+ * (altered) first choice, so it asks for no MIC (RFC 4178 5; MIT, Samba)
+ * and may complete with the initiator's genuine Kerberos authentication;
+ * the initiator sees a counter-proposal, requires the acceptor's MIC and
+ * refuses the AP-REP without one, so the exchange fails. */
 static void
-test_tampered_list_krb5_acceptor_does_not_complete(void **state)
+test_tampered_list_krb5_initiator_detects(void **state)
 {
     struct eu_pair *p =
         eu_pair_new(__func__, "ntlmssp krb5", 0, "ntlmssp krb5", 0);
@@ -623,10 +642,11 @@ test_tampered_list_krb5_acceptor_does_not_complete(void **state)
     t.mechs = "krb5 ntlmssp"; /* reorder, drop the NTLM token */
     t.drop_mech_token = 1;
     run_tampered(p, &t);
-    eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "krb5", 0, 0);
+    eu_assert_resp(p, 2, NEG_STATE_ACCEPT_INCOMPLETE, "krb5", 0, 0);
     eu_assert_status(p, EU_I, SPNEGO_DEFECTIVE_TOKEN);
-    eu_assert_no_completion(p, EU_I);
-    assert_false(spnego_ctx_complete(p->ctx[EU_A]));
+    assert_non_null(strstr(spnego_reason(p->ctx[EU_I]),
+                           "mechListMIC required"));
+    assert_false(spnego_ctx_complete(p->ctx[EU_I]));
 }
 
 /* ---- corrupted and missing MICs ---- */
@@ -647,8 +667,8 @@ test_corrupted_initiator_mic_ntlm(void **state)
 static void
 test_corrupted_acceptor_mic_krb5(void **state)
 {
-    struct eu_pair *p = pair_acceptor_prefers_ntlm(state, __func__);
-    struct tamper t = tamper_at(2);
+    struct eu_pair *p = pair_counter_proposal(state, __func__);
+    struct tamper t = tamper_at(4); /* the AP-REP with the acceptor's MIC */
 
     t.mic = MIC_FLIP;
     run_tampered(p, &t);
@@ -698,8 +718,8 @@ test_missing_acceptor_mic_ntlm(void **state)
 static void
 test_missing_acceptor_mic_after_request_mic(void **state)
 {
-    struct eu_pair *p = pair_acceptor_prefers_ntlm(state, __func__);
-    struct tamper t = tamper_at(2);
+    struct eu_pair *p = pair_counter_proposal(state, __func__);
+    struct tamper t = tamper_at(4); /* the AP-REP with the acceptor's MIC */
 
     t.mic = MIC_REMOVE;
     run_tampered(p, &t);
@@ -948,8 +968,9 @@ test_optimistic_failure_drops_mech_before_sending(void **state)
     eu_run(p);
     eu_assert_init(p, 1, "ntlmssp", 1, 0);
     assert_true(eu_trace_has(p, EU_I, SPNEGO_EV_DROPPED, "krb5"));
-    /* ntlmssp is the first offered but not the acceptor's favourite. */
-    eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "ntlmssp", 1, 0);
+    /* ntlmssp is the first offered (not the acceptor's favourite: no
+     * request-mic); the MICs come from NTLM's AUTHENTICATE MIC. */
+    eu_assert_resp(p, 2, NEG_STATE_ACCEPT_INCOMPLETE, "ntlmssp", 1, 0);
     eu_assert_complete(p, "ntlmssp", ntlm_peer);
     eu_assert_mics(p, 1, 1, 1, 1);
 }
@@ -1079,32 +1100,122 @@ test_req_flags_integ_conf_ntlm(void **state)
     assert_int_equal(eu_flags(p, EU_A) & INTEG_CONF, INTEG_CONF);
 }
 
+/* A counter-proposed mechanism whose context has no integrity cannot
+ * protect the negotiation: the initiator refuses before it sends the
+ * token that authenticates it (POLICY.md I3). */
 static void
-test_mic_exchange_without_integ_krb5(void **state)
+assert_refused_unprotected(struct eu_pair *p)
+{
+    eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "*", 0, 0);
+    assert_int_equal(eu_tokens(p), 2);
+    eu_assert_status(p, EU_I, SPNEGO_DEFECTIVE_TOKEN);
+    assert_non_null(strstr(spnego_reason(p->ctx[EU_I]),
+                           "cannot protect the negotiation"));
+    assert_false(spnego_ctx_complete(p->ctx[EU_I]));
+    assert_false(spnego_ctx_complete(p->ctx[EU_A]));
+}
+
+static void
+test_counter_proposal_without_integ_krb5_refused(void **state)
 {
     struct eu_pair *p = pair_counter_proposal(state, __func__);
 
     p->cfg[EU_I].req_flags = GSS_C_MUTUAL_FLAG;
     eu_run(p);
-    assert_counter_proposal_flow(p);
-    eu_assert_complete(p, "krb5", krb5_peer);
-    eu_assert_mics(p, 1, 1, 1, 1);
-    assert_no_conf(p);
+    assert_refused_unprotected(p); /* no AP-REQ was sent */
 }
 
 static void
-test_mic_exchange_without_integ_ntlm(void **state)
+test_counter_proposal_without_integ_ntlm_refused(void **state)
 {
     struct eu_pair *p = pair_explicit_ntlm(state, __func__);
 
     p->cfg[EU_I].req_flags = 0;
     eu_run(p);
-    eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "ntlmssp", 0, 0);
-    eu_assert_resp(p, 5, EU_ANY, NULL, 1, 1);
-    eu_assert_resp(p, 6, NEG_STATE_ACCEPT_COMPLETED, NULL, 0, 1);
-    eu_assert_complete(p, "ntlmssp", ntlm_peer);
-    eu_assert_mics(p, 1, 1, 1, 1);
+    assert_refused_unprotected(p); /* not even the NEGOTIATE */
+}
+
+/* Inside TLS (external SSF > 0) there is nothing for a MIC to add: a
+ * context without integrity completes without one, in both directions. */
+static void
+test_counter_proposal_without_integ_krb5_inside_tls(void **state)
+{
+    struct eu_pair *p = pair_counter_proposal(state, __func__);
+
+    p->cfg[EU_I].req_flags = GSS_C_MUTUAL_FLAG;
+    p->cfg[EU_I].outer_protection = 1;
+    p->cfg[EU_A].outer_protection = 1;
+    eu_run(p);
+    eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "krb5", 0, 0);
+    eu_assert_complete(p, "krb5", krb5_peer);
+    eu_assert_mics(p, 0, 0, 0, 0);
     assert_no_conf(p);
+}
+
+static void
+test_counter_proposal_without_integ_ntlm_inside_tls(void **state)
+{
+    struct eu_pair *p = pair_explicit_ntlm(state, __func__);
+
+    p->cfg[EU_I].req_flags = 0;
+    p->cfg[EU_I].outer_protection = 1;
+    p->cfg[EU_A].outer_protection = 1;
+    eu_run(p);
+    eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "ntlmssp", 0, 0);
+    eu_assert_complete(p, "ntlmssp", ntlm_peer);
+    eu_assert_mics(p, 0, 0, 0, 0);
+    assert_no_conf(p);
+}
+
+/* Only one side inside TLS: the other refuses (the acceptor here, at its
+ * conclusion: the initiator thought the exchange was protected). */
+static void
+test_counter_proposal_without_integ_acceptor_outside_tls(void **state)
+{
+    struct eu_pair *p = pair_explicit_ntlm(state, __func__);
+
+    p->cfg[EU_I].req_flags = 0;
+    p->cfg[EU_I].outer_protection = 1;
+    eu_run(p);
+    eu_assert_status(p, EU_A, SPNEGO_DEFECTIVE_TOKEN);
+    assert_non_null(strstr(spnego_reason(p->ctx[EU_A]),
+                           "cannot protect the negotiation"));
+    assert_false(spnego_ctx_complete(p->ctx[EU_A]));
+}
+
+/* A mechListMIC over a context without integrity is ignored (MIT, Samba):
+ * some NTLM clients sign one with keys the context never negotiated. */
+static void
+test_mic_over_context_without_integ_ignored(void **state)
+{
+    struct eu_pair *p = pair_ntlm_only(state, __func__);
+    struct tamper t = tamper_at(3); /* the AUTHENTICATE */
+
+    p->cfg[EU_I].req_flags = 0;
+    t.mic = MIC_ADD;
+    run_tampered(p, &t);
+    eu_assert_resp(p, 3, EU_ANY, NULL, 1, 1);
+    eu_assert_resp(p, 4, NEG_STATE_ACCEPT_COMPLETED, NULL, 0, 0);
+    eu_assert_complete(p, "ntlmssp", ntlm_peer);
+    assert_false(spnego_ctx_mic_verified(p->ctx[EU_A]));
+    assert_true(eu_trace_has(p, EU_A, SPNEGO_EV_MIC_SKIPPED,
+                             "no integrity protection"));
+}
+
+/* The application requires mutual authentication: NTLM without signing
+ * cannot prove the acceptor (POLICY.md I5). */
+static void
+test_ntlm_without_integ_mutual_required_refused(void **state)
+{
+    struct eu_pair *p = pair_ntlm_only(state, __func__);
+
+    p->cfg[EU_I].req_flags = GSS_C_MUTUAL_FLAG;
+    p->cfg[EU_I].mutual_required = 1;
+    eu_run(p);
+    assert_int_equal(eu_tokens(p), 2); /* no AUTHENTICATE sent */
+    eu_assert_status(p, EU_I, SPNEGO_DEFECTIVE_TOKEN);
+    assert_non_null(strstr(spnego_reason(p->ctx[EU_I]),
+                           "mutual authentication is required"));
 }
 
 /* ---- MIC policy ---- */
@@ -1124,19 +1235,24 @@ test_mic_always_acceptor_krb5_mutual(void **state)
     eu_assert_mics(p, 1, 1, 1, 1);
 }
 
+/* NTLM without signing (no GSS_C_INTEG_FLAG): no mechListMIC even when
+ * the policy says always, as MIT and Samba (RFC 4178 section 5). */
 static void
 test_mic_always_initiator_ntlm_without_integ(void **state)
 {
     struct eu_pair *p = pair_ntlm_only(state, __func__);
 
-    p->cfg[EU_I].req_flags = 0; /* no NTLM MIC: only the policy asks */
+    p->cfg[EU_I].req_flags = 0;
     p->cfg[EU_I].mic_policy = SPNEGO_MIC_ALWAYS;
+    p->cfg[EU_A].mic_policy = SPNEGO_MIC_ALWAYS;
     eu_run(p);
     assert_int_equal(eu_tokens(p), 4);
-    eu_assert_resp(p, 3, EU_ANY, NULL, 1, 1);
-    eu_assert_resp(p, 4, NEG_STATE_ACCEPT_COMPLETED, NULL, 0, 1);
+    eu_assert_resp(p, 3, EU_ANY, NULL, 1, 0);
+    eu_assert_resp(p, 4, NEG_STATE_ACCEPT_COMPLETED, NULL, 0, 0);
     eu_assert_complete(p, "ntlmssp", ntlm_peer);
-    eu_assert_mics(p, 1, 1, 1, 1);
+    eu_assert_mics(p, 0, 0, 0, 0);
+    assert_int_equal(eu_flags(p, EU_I) & GSS_C_INTEG_FLAG, 0);
+    assert_int_equal(eu_flags(p, EU_A) & GSS_C_INTEG_FLAG, 0);
 }
 
 /* ---- trace ---- */
@@ -1317,16 +1433,39 @@ test_scripted_cb_required_without_binding_mech_fails(void **state)
 }
 
 /* Draft section 5, first paragraph: a mechanism without integrity uses no
- * mechListMIC, even after request-mic. */
-static void
-test_scripted_no_integrity_skips_mic_after_request_mic(void **state)
+ * mechListMIC, even after request-mic; it was not the initiator's first
+ * choice, so only inside TLS may it complete. */
+static struct eu_pair *
+pair_scripted_no_integrity(void **state, const char *name)
 {
-    struct eu_pair *p;
-
     scripted_reset();
     assert_true(scripted_mech_init(&sm_a, 1, 3, 0));
     assert_true(scripted_mech_init(&sm_b, 2, 2, 1));
-    p = pair_scripted(state, __func__, &sm_b, &sm_a, &sm_a, NULL);
+    return pair_scripted(state, name, &sm_b, &sm_a, &sm_a, NULL);
+}
+
+static void
+test_scripted_no_integrity_not_first_refused(void **state)
+{
+    struct eu_pair *p = pair_scripted_no_integrity(state, __func__);
+
+    eu_run(p);
+    assert_int_equal(eu_tokens(p), 2);
+    eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "1.3.6.1.4.1.99999.1", 0,
+                   0);
+    eu_assert_status(p, EU_I, SPNEGO_DEFECTIVE_TOKEN);
+    assert_non_null(strstr(spnego_reason(p->ctx[EU_I]),
+                           "cannot protect the negotiation"));
+    assert_int_equal(scripted_stats.get_mic_calls, 0);
+}
+
+static void
+test_scripted_no_integrity_skips_mic_after_request_mic(void **state)
+{
+    struct eu_pair *p = pair_scripted_no_integrity(state, __func__);
+
+    p->cfg[EU_I].outer_protection = 1;
+    p->cfg[EU_A].outer_protection = 1;
     eu_run(p);
     assert_int_equal(eu_tokens(p), 6);
     eu_assert_init(p, 1, "1.3.6.1.4.1.99999.2 1.3.6.1.4.1.99999.1", 1, 0);
@@ -1404,13 +1543,13 @@ test_scripted_optimistic_init_failure_drops_mech(void **state)
     sm_a.fail_init_leg = 1;
     p = pair_scripted(state, __func__, &sm_a, &sm_b, &sm_a, &sm_b);
     eu_run(p);
-    assert_int_equal(eu_tokens(p), 3);
+    assert_int_equal(eu_tokens(p), 2);
     eu_assert_init(p, 1, "1.3.6.1.4.1.99999.2", 1, 0);
     assert_true(eu_trace_has(p, EU_I, SPNEGO_EV_DROPPED, NULL));
-    /* the first offered, but not the acceptor's favourite */
-    eu_assert_resp(p, 2, NEG_STATE_REQUEST_MIC, "1.3.6.1.4.1.99999.2", 1,
-                   1);
-    eu_assert_resp(p, 3, NEG_STATE_ACCEPT_COMPLETED, NULL, 0, 1);
+    /* the first offered (not the acceptor's favourite: no request-mic,
+     * nothing for a MIC to protect) */
+    eu_assert_resp(p, 2, NEG_STATE_ACCEPT_COMPLETED, "1.3.6.1.4.1.99999.2",
+                   1, 0);
     assert_scripted_complete(p, &sm_b);
 }
 
@@ -1457,7 +1596,7 @@ main(void)
         T(test_attacker_edits_framing_oid),
         T(test_corrupted_optimistic_token_no_fallback),
         T(test_tampered_list_ntlm_both_fail),
-        T(test_tampered_list_krb5_acceptor_does_not_complete),
+        T(test_tampered_list_krb5_initiator_detects),
         T(test_corrupted_initiator_mic_ntlm),
         T(test_corrupted_acceptor_mic_krb5),
         T(test_missing_initiator_mic_ntlm),
@@ -1484,8 +1623,13 @@ main(void)
         T(test_req_flags_integ_conf_krb5),
         T(test_req_flags_zero_ntlm_no_conf),
         T(test_req_flags_integ_conf_ntlm),
-        T(test_mic_exchange_without_integ_krb5),
-        T(test_mic_exchange_without_integ_ntlm),
+        T(test_counter_proposal_without_integ_krb5_refused),
+        T(test_counter_proposal_without_integ_ntlm_refused),
+        T(test_counter_proposal_without_integ_krb5_inside_tls),
+        T(test_counter_proposal_without_integ_ntlm_inside_tls),
+        T(test_counter_proposal_without_integ_acceptor_outside_tls),
+        T(test_ntlm_without_integ_mutual_required_refused),
+        T(test_mic_over_context_without_integ_ignored),
         T(test_mic_always_acceptor_krb5_mutual),
         T(test_mic_always_initiator_ntlm_without_integ),
         T(test_trace_reports_offer_choice_and_mics),
@@ -1495,6 +1639,7 @@ main(void)
         T(test_scripted_one_leg),
         T(test_scripted_cb_required_offers_binding_mechs),
         T(test_scripted_cb_required_without_binding_mech_fails),
+        T(test_scripted_no_integrity_not_first_refused),
         T(test_scripted_no_integrity_skips_mic_after_request_mic),
         T(test_scripted_optimistic_accept_failure_rejects),
         T(test_scripted_optimistic_accept_failure_falls_back),

@@ -45,6 +45,7 @@ static const uint8_t OID_NTLM[] = { 0x2b, 0x06, 0x01, 0x04, 0x01,
 static const struct hx_opts KRB5_FIRST = { .mechs = "krb5 ntlmssp" };
 static const struct hx_opts NTLM_FIRST = { .mechs = "ntlmssp krb5" };
 static const struct hx_opts DEFAULTS = { .mechs = NULL };
+static const struct hx_opts NTLM_ONLY = { .mechs = "ntlmssp" };
 
 /* ---- the attacker ---- */
 
@@ -57,6 +58,8 @@ enum action {
     SET_NEG_STATE,      /* negState := neg_state */
     DROP_MIC,           /* remove mechListMIC */
     FLIP_MIC,           /* flip one bit of mechListMIC */
+    CLEAR_NTLM_SIGN,    /* clear NEGOTIATE_SIGN and _SEAL in the NTLM
+                         * NEGOTIATE or CHALLENGE the token carries */
     REPLACE,            /* the whole message := replacement */
     REPLAY              /* the whole message := an earlier one of the
                          * same direction in this session (src_index) */
@@ -96,6 +99,32 @@ reencode(struct hx_msg *msg, const struct negtoken *tok)
     free(msg->data); /* the views in tok are no longer needed */
     msg->data = buf;
     msg->len = len;
+}
+
+/* A copy of the NTLM NEGOTIATE or CHALLENGE in tok (the optimistic token
+ * or the response token) with NEGOTIATE_SIGN and NEGOTIATE_SEAL cleared:
+ * the attacker wants a context without integrity.  tok then points to
+ * the copy (freed by the caller). */
+static uint8_t *
+clear_ntlm_sign(struct negtoken *tok)
+{
+    static const uint8_t sig[8] = { 'N', 'T', 'L', 'M', 'S', 'S', 'P', 0 };
+    struct negtoken_bytes *t =
+        tok->has_mech_token ? &tok->mech_token : &tok->response_token;
+    size_t at;
+    uint8_t *copy;
+
+    assert_true(tok->has_mech_token || tok->has_response_token);
+    assert_true(t->len >= 24 && memcmp(t->data, sig, sizeof(sig)) == 0);
+    at = t->data[8] == 1 ? 12 : 20; /* the flags of NEGOTIATE, CHALLENGE */
+    assert_true(t->data[8] == 1 || t->data[8] == 2);
+    copy = malloc(t->len);
+    assert_non_null(copy);
+    memcpy(copy, t->data, t->len);
+    assert_true((copy[at] & 0x10) != 0); /* it asked for signing */
+    copy[at] &= (uint8_t)~0x30u;         /* SIGN 0x10, SEAL 0x20 */
+    t->data = copy;
+    return copy;
 }
 
 static void
@@ -152,6 +181,9 @@ apply(struct attacker *a, const struct edit *e, struct hx_msg *msg)
         break;
     case SET_NEG_STATE:
         tok.neg_state = e->neg_state;
+        break;
+    case CLEAR_NTLM_SIGN:
+        flipped = clear_ntlm_sign(&tok);
         break;
     case DROP_MIC:
         assert_true(tok.has_mic);
@@ -363,22 +395,77 @@ strip_krb5_ntlm_both_fail(void **state)
 }
 
 /* Both sides prefer NTLM and have krb5.  The attacker strips ntlmssp (and
- * its optimistic token): the acceptor chooses krb5, not its favourite,
- * with request-mic.  Kerberos with mutual authentication: the acceptor
- * sends the last mechanism token (AP-REP) with its MIC over [krb5].
- * Section 7 promise: the acceptor does not complete; the initiator at
- * worst completes with its preferred mechanism (NTLM) -- it was steered
- * away from it, so it must not complete at all.  Here it rejects the
- * acceptor's MIC. */
+ * its optimistic token): the acceptor sees krb5 as the initiator's first
+ * choice, so it asks for no MIC (RFC 4178 section 5 as MIT and Samba read
+ * it: the draft's "most preferred for the acceptor" clause is not
+ * applied, POLICY.md A8) and completes with the initiator's genuine
+ * Kerberos authentication.  The initiator was steered away from its
+ * preferred NTLM: it sees a counter-proposal, requires the acceptor's MIC
+ * and refuses the AP-REP that comes without one, so the exchange fails
+ * (the draft's section 7 promise for the initiator holds). */
 static void
-strip_ntlm_krb5_acceptor_does_not_complete(void **state)
+strip_ntlm_krb5_initiator_refuses(void **state)
 {
     static const struct side_want client =
-        WANT(SASL_BADAUTH, "", "mechListMIC did not verify");
+        WANT(SASL_BADPROT, "", "mechListMIC required but the acceptor's "
+                               "last mechanism token came without one");
+    static const struct side_want server = WANT(SASL_OK, "krb5", NULL);
 
     ATTACK(a, EDIT_OFFER1(HX_C2S, 0, OID_KRB5, 0));
     (void)state;
-    run_attack(&NTLM_FIRST, &NTLM_FIRST, a, &client, &NOT_COMPLETE);
+    run_attack(&NTLM_FIRST, &NTLM_FIRST, a, &client, &server);
+    attacker_free(a);
+}
+
+/* The client offers [krb5, ntlmssp] and wants no security layer (max SSF
+ * 0: so NTLM would run without signing, as inside TLS, but there is no
+ * TLS).  The attacker strips krb5 and its optimistic token: the acceptor
+ * takes NTLM, the initiator's (altered) first choice.  The initiator sees
+ * a counter-proposal to a context without integrity, which no mechListMIC
+ * could protect, and refuses before it sends any NTLM token (POLICY.md
+ * I3): the attacker never holds an NTLM authentication. */
+static void
+strip_krb5_for_ntlm_without_signing(void **state)
+{
+    static const struct hx_opts no_layer = { .mechs = "krb5 ntlmssp",
+                                             .set_props = 1,
+                                             .max_ssf = 0,
+                                             .maxbufsize = 65536 };
+    static const struct side_want client =
+        WANT(SASL_TOOWEAK, "", "cannot protect the negotiation");
+
+    ATTACK(a, EDIT_OFFER1(HX_C2S, 0, OID_NTLM, 0));
+    (void)state;
+    run_attack(&no_layer, &DEFAULTS, a, &client, &NOT_COMPLETE);
+    attacker_free(a);
+}
+
+/* NTLM only, a layer wanted (so the client asks for integrity): the
+ * attacker clears NEGOTIATE_SIGN and NEGOTIATE_SEAL in the client's
+ * NEGOTIATE, hoping for a context without integrity (no mechListMIC, no
+ * layer).  The acceptor's CHALLENGE then offers no signing, and the
+ * client, which asked for it, refuses the CHALLENGE: no AUTHENTICATE is
+ * sent.  (Had it gone on, NTLM's MIC in the AUTHENTICATE covers the
+ * NEGOTIATE as sent.) */
+static const struct side_want NTLM_FLAG_REFUSED =
+    WANT(SASL_BADAUTH, "", "A required Negotiate flag was not provided");
+
+static void
+clear_ntlm_sign_in_negotiate(void **state)
+{
+    ATTACK(a, EDIT(HX_C2S, 0, CLEAR_NTLM_SIGN));
+    (void)state;
+    run_attack(&NTLM_ONLY, &DEFAULTS, a, &NTLM_FLAG_REFUSED, &NOT_COMPLETE);
+    attacker_free(a);
+}
+
+/* The same in the acceptor's CHALLENGE. */
+static void
+clear_ntlm_sign_in_challenge(void **state)
+{
+    ATTACK(a, EDIT(HX_S2C, 0, CLEAR_NTLM_SIGN));
+    (void)state;
+    run_attack(&NTLM_ONLY, &DEFAULTS, a, &NTLM_FLAG_REFUSED, &NOT_COMPLETE);
     attacker_free(a);
 }
 
@@ -781,8 +868,11 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(no_attacker_controls),
         T(strip_krb5_ntlm_both_fail),
-        T(strip_ntlm_krb5_acceptor_does_not_complete),
+        T(strip_ntlm_krb5_initiator_refuses),
         T(strip_unused_ntlm_no_material_impact),
+        T(strip_krb5_for_ntlm_without_signing),
+        T(clear_ntlm_sign_in_negotiate),
+        T(clear_ntlm_sign_in_challenge),
         T(reorder_offer_keep_token),
         T(reorder_offer_drop_token_both_fail),
         T(strip_optimistic_token),

@@ -25,7 +25,7 @@
 
 #include "policy.h"
 
-#define ALL_FACTS (1u << 11)
+#define ALL_FACTS ((unsigned)SPNEGO_F_MUTUAL << 1) /* the last fact, doubled */
 
 static char *
 read_all(FILE *f, size_t *len)
