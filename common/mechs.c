@@ -952,6 +952,8 @@ spnego_creds_acquire(const struct spnego_cred_params *params,
         result = nomem ? SPNEGO_ACQUIRE_NOMEM : SPNEGO_ACQUIRE_FAILED;
         goto cleanup;
     }
+    /* Success: err says which mechanisms were left out, and why. */
+    (void)snprintf(err, errlen, "%s", failures);
     *creds_out = creds;
     creds = NULL;
     result = SPNEGO_ACQUIRE_OK;

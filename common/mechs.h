@@ -102,8 +102,9 @@ enum spnego_acquire_result {
  * Discover the available mechanisms (gss_indicate_mechs, never SPNEGO or
  * NEGOEX) and acquire credentials for each wanted one.  Mechanisms without
  * usable credentials are left out.  Returns SPNEGO_ACQUIRE_OK and
- * *creds_out on success; otherwise a sentence in err naming each
- * mechanism and why it failed.
+ * *creds_out on success, with err naming each mechanism left out and why
+ * ("" when none was); otherwise a sentence in err naming each mechanism
+ * and why it failed.
  */
 enum spnego_acquire_result
 spnego_creds_acquire(const struct spnego_cred_params *params,

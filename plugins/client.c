@@ -227,10 +227,26 @@ try_defaults(struct client_conn *k, const struct plugin_options *o)
  * with its password, or (no password) the stored credentials of that
  * principal (a ticket cache of the collection, the client keytab, an
  * NTLM_USER_FILE entry).  Never the default credentials of someone else. */
+/* Some mechanisms got no credentials for the name the application gave:
+ * say which and why (a wrong Kerberos password leaves NTLM alone, which
+ * the user should hear about), at WARN with a password, else NOTE. */
+static void
+note_left_out(sasl_client_params_t *cp, const struct spnego_creds *creds,
+              const char *user, int with_password, const char *why)
+{
+    char offered[256];
+
+    spnego_creds_describe(creds, offered, sizeof(offered));
+    plugin_log(cp->utils, with_password ? SASL_LOG_WARN : SASL_LOG_NOTE,
+               "GSS-SPNEGO: left out for \"%s\"%s: %s; offering %s only",
+               user, with_password ? " with the password given" : "", why,
+               offered);
+}
+
 static int
 creds_for_name(struct client_conn *k, sasl_client_params_t *cp,
                const struct plugin_options *o, const char *user,
-               const char *password)
+               const char *password, int can_ask)
 {
     struct spnego_cred_params p = { SPNEGO_INITIATOR, NULL, user, password,
                                     o->mechs, NULL };
@@ -238,8 +254,11 @@ creds_for_name(struct client_conn *k, sasl_client_params_t *cp,
     enum spnego_acquire_result got = SPNEGO_ACQUIRE_OK;
 
     /* k->own may come from an earlier round, before a prompt. */
-    if (k->own == NULL)
+    if (k->own == NULL) {
         got = spnego_creds_acquire(&p, &k->own, err, sizeof(err));
+        if (got == SPNEGO_ACQUIRE_OK && err[0] != '\0')
+            note_left_out(cp, k->own, user, password != NULL, err);
+    }
     if (got == SPNEGO_ACQUIRE_OK) {
         k->creds = k->own;
         return SASL_OK;
@@ -253,6 +272,10 @@ creds_for_name(struct client_conn *k, sasl_client_params_t *cp,
         plugin_error(cp->utils, "GSS-SPNEGO: the password for \"%s\" was "
                      "refused (%s); the default credentials are not used "
                      "when a name and password are given", user, err);
+    else if (can_ask) /* the password is asked for next */
+        plugin_pending(cp->utils, "GSS-SPNEGO: no stored credentials of "
+                       "\"%s\" (%s), and the application did not answer "
+                       "the password prompt", user, err);
     else
         plugin_error(cp->utils, "GSS-SPNEGO: no stored credentials of "
                      "\"%s\" (%s); give that name's password, or get a "
@@ -357,13 +380,13 @@ gather_identity(struct client_conn *k, sasl_client_params_t *cp,
     *authzid = id.authzid;
     free_prompts(k, cp->utils);
     if (id.user != NULL && id.password == NULL && id.can_ask_password) {
-        r = creds_for_name(k, cp, o, id.user, NULL);
+        r = creds_for_name(k, cp, o, id.user, NULL, 1);
         if (r == SASL_BADAUTH) { /* none stored: ask for the password */
             id.ask[id.n_ask++] = SASL_CB_PASS;
             r = SASL_OK;
         }
     } else if (id.user != NULL) {
-        r = creds_for_name(k, cp, o, id.user, id.password);
+        r = creds_for_name(k, cp, o, id.user, id.password, 0);
     } else if (try_defaults(k, o) == SPNEGO_ACQUIRE_OK) {
         r = SASL_OK;
     } else if (k->defaults == SPNEGO_ACQUIRE_NOMEM) {
@@ -372,7 +395,7 @@ gather_identity(struct client_conn *k, sasl_client_params_t *cp,
         r = SASL_NOMEM;
     } else if (id.login != NULL && id.password != NULL) {
         /* no ambient credentials, but a password: for the login name */
-        r = creds_for_name(k, cp, o, id.login, id.password);
+        r = creds_for_name(k, cp, o, id.login, id.password, 0);
     } else if (!id.can_ask_user) {
         plugin_error(cp->utils, "GSS-SPNEGO: no usable credentials (%s), "
                      "and no authentication name and password were given; "
@@ -383,9 +406,11 @@ gather_identity(struct client_conn *k, sasl_client_params_t *cp,
         if (id.can_ask_password)
             id.ask[id.n_ask++] = SASL_CB_PASS;
         /* If the application cannot answer, this is what it reports. */
-        plugin_error(cp->utils, "GSS-SPNEGO: no usable default credentials "
-                     "(%s); an authentication name and password are "
-                     "needed (or run kinit)", k->default_err);
+        plugin_pending(cp->utils, "GSS-SPNEGO: no usable default "
+                       "credentials (%s), and the application did not "
+                       "answer the prompts for an authentication name and "
+                       "password (run kinit, or supply them)",
+                       k->default_err);
     }
     if (id.n_ask > 0 && r == SASL_OK)
         return make_prompts(k, cp, id.ask, id.n_ask, need);

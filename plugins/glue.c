@@ -22,6 +22,18 @@ plugin_error(const sasl_utils_t *utils, const char *fmt, ...)
 }
 
 void
+plugin_pending(const sasl_utils_t *utils, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    utils->seterror(utils->conn, SASL_NOLOG, "%s", text);
+}
+
+void
 plugin_log(const sasl_utils_t *utils, int level, const char *fmt, ...)
 {
     char text[1024];
@@ -119,8 +131,10 @@ plugin_trace(void *arg, enum spnego_event event, const char *text)
     case SPNEGO_EV_DOWNGRADE:
         level = SASL_LOG_WARN;
         break;
+    case SPNEGO_EV_DROPPED: /* a mechanism that could not start */
+        level = SASL_LOG_NOTE;
+        break;
     case SPNEGO_EV_OFFERED:
-    case SPNEGO_EV_DROPPED:
     case SPNEGO_EV_CHOSEN:
     case SPNEGO_EV_MIC_REQUIRED:
     case SPNEGO_EV_MIC_SENT:

@@ -54,6 +54,11 @@ void plugin_error(const sasl_utils_t *utils, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void plugin_log(const sasl_utils_t *utils, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The sentence the application reports if it cannot answer the prompts
+ * the plugin is about to return (SASL_INTERACT): set, not logged, so
+ * that a bind that goes on to succeed leaves no failure in the log. */
+void plugin_pending(const sasl_utils_t *utils, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Read the options; returns SASL_OK or SASL_BADPARAM (with seterror). */
 int plugin_read_options(const sasl_utils_t *utils, int client,

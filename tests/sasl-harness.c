@@ -36,6 +36,8 @@ log_cb(void *ctx, int level, const char *message)
         return SASL_OK;
     if (getenv("SPNEGO_TEST_VERBOSE") != NULL)
         fprintf(stderr, "  [%s %d] %s\n", log->side, level, message);
+    if (level == SASL_LOG_FAIL || level == SASL_LOG_ERR)
+        log->failures++;
     p = strstr(message, COMPLETE_MARK);
     if (p != NULL) {
         p += strlen(COMPLETE_MARK);

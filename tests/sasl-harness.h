@@ -59,6 +59,8 @@ struct hx_log {
                             * or "" if that side never completed */
     char text[32768];      /* every line, newline-separated (truncated) */
     size_t len;
+    unsigned failures;     /* lines at SASL_LOG_FAIL or SASL_LOG_ERR
+                            * (libsasl2 logs every seterror at FAIL) */
 };
 
 /* One message in transit; the hook may replace data (malloc'd, owned by

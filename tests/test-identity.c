@@ -253,6 +253,34 @@ interactive_without_ticket_asks_name_and_password(void **st)
     s = bind_as(&c);
     assert_bound(s, "bob", "krb5");
     assert_string_equal(s->asked, "user authname pass ");
+    /* a bind that succeeds leaves no failure in the log */
+    assert_int_equal(s->clog.failures, 0);
+    assert_int_equal(s->slog.failures, 0);
+    hx_session_free(s);
+}
+
+/* An application that cannot answer the prompts reports the plugin's
+ * reason for asking (sasl_errdetail), which names the real cause. */
+static void
+unanswered_prompts_name_the_cause(void **st)
+{
+    struct hx_opts c = { .mechs = "krb5", .prompt = HX_PROMPT_ALL };
+    struct hx_session *s;
+    sasl_interact_t *prompts = NULL;
+    const char *out = NULL, *mech = NULL;
+    unsigned len = 0;
+
+    (void)st;
+    no_default_ticket();
+    s = hx_session_new(&c, NULL, SASL_SUCCESS_DATA);
+    assert_int_equal(sasl_client_start(s->client, "GSS-SPNEGO", &prompts,
+                                       &out, &len, &mech),
+                     SASL_INTERACT);
+    assert_non_null(strstr(hx_errdetail(s->client),
+                           "no usable default credentials"));
+    assert_non_null(strstr(hx_errdetail(s->client),
+                           "did not answer the prompts"));
+    assert_int_equal(s->clog.failures, 0); /* asking is no failure */
     hx_session_free(s);
 }
 
@@ -329,6 +357,10 @@ wrong_password_never_falls_back(void **st)
     assert_int_not_equal(s->server_rc, SASL_OK);
     assert_string_equal(s->slog.complete, "");
     assert_string_equal(s->clog.complete, "");
+    /* the client says why Kerberos was left out */
+    assert_non_null(strstr(s->clog.text, "left out for \"bob\" with the "
+                                         "password given: krb5: "));
+    assert_non_null(strstr(s->clog.text, "offering ntlmssp only"));
     hx_session_free(s);
     c.mechs = "krb5";
     s = bind_as(&c);
@@ -404,6 +436,7 @@ other_name_asks_for_password(void **st)
     s = bind_as(&c);
     assert_bound(s, "bob", "krb5");
     assert_string_equal(s->asked, "pass ");
+    assert_int_equal(s->clog.failures, 0); /* no failure logged */
     hx_session_free(s);
     /* an empty answer is no password */
     c.password = NULL;
@@ -477,6 +510,7 @@ main(void)
         T(nothing_given_uses_default_ticket),
         T(interactive_after_kinit_asks_no_password),
         T(interactive_without_ticket_asks_name_and_password),
+        T(unanswered_prompts_name_the_cause),
         T(password_for_login_name),
         T(password_beats_default_ticket_krb5),
         T(password_beats_default_ntlm),
