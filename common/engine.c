@@ -53,6 +53,7 @@ struct spnego_ctx {
     OM_uint32 flags;
     gss_name_t peer;
     gss_cred_id_t deleg;
+    int raw;             /* a bare mechanism exchange, no SPNEGO */
     char earlier[384];   /* why the optimistic mechanism was abandoned */
     char reason[768];
     enum spnego_cause cause;    /* of the failure in reason */
@@ -63,6 +64,7 @@ struct step {
     struct negtoken in;
     gss_buffer_desc mech_out; /* from the mechanism; gss_release_buffer */
     gss_buffer_desc mic_out;  /* our mechListMIC */
+    uint8_t *framed;          /* a bare AP-REQ, framed (frame_bare_krb5) */
     int has_mic_in;
     uint8_t *out;
     size_t out_len;
@@ -334,6 +336,7 @@ release_step(struct step *st)
 
     (void)gss_release_buffer(&minor, &st->mech_out);
     (void)gss_release_buffer(&minor, &st->mic_out);
+    free(st->framed);
     free(st->out);
 }
 
@@ -343,10 +346,15 @@ decode_in(const struct spnego_ctx *ctx, const uint8_t *in, size_t len,
 {
     struct negtoken_opts opts = { ctx->cfg.max_token, 0, ctx->cfg.lenience };
 
-    /* Recognise a bare NTLMSSP first message (Windows LDAP clients), so
-     * that it is refused with an explanation rather than as garbage. */
-    if (ctx->role == SPNEGO_ACCEPTOR && ctx->state == ST_START)
+    /* Recognise a bare NTLMSSP first message (Windows LDAP clients): run
+     * with raw_tokens, else refused with an explanation rather than as
+     * garbage; a bare GSS token of another mechanism only with
+     * raw_tokens. */
+    if (ctx->role == SPNEGO_ACCEPTOR && ctx->state == ST_START) {
         opts.lenience |= NEGTOKEN_ALLOW_RAW_NTLMSSP;
+        if (ctx->cfg.raw_tokens)
+            opts.lenience |= NEGTOKEN_ALLOW_RAW_MECH;
+    }
 
     return negtoken_decode(in, len, &opts, tok, err);
 }
@@ -1044,17 +1052,113 @@ keep_mech_list(struct spnego_ctx *ctx, const struct negtoken *init)
     return 1;
 }
 
+/* ---- bare mechanism tokens, no SPNEGO (raw_tokens) ---- */
+
+/* Accept one bare token; the mechanism's reply goes out bare too. */
+static enum spnego_status
+raw_accept(struct spnego_ctx *ctx, struct step *st,
+           const struct negtoken_bytes *tok)
+{
+    OM_uint32 major, minor = 0;
+
+    major = call_accept(ctx, tok, st, &minor);
+    if (GSS_ERROR(major))
+        return fail_gss(ctx, SPNEGO_CAUSE_REFUSED, "the initiator's bare "
+                        "mechanism token was refused", major, minor);
+    if (st->mech_out.length > 0) {
+        st->out = malloc(st->mech_out.length);
+        if (st->out == NULL)
+            return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_NOMEM,
+                              "out of memory");
+        memcpy(st->out, st->mech_out.value, st->mech_out.length);
+        st->out_len = st->mech_out.length;
+    }
+    return has(ctx, SPNEGO_F_MECH_DONE) ? complete(ctx)
+                                        : SPNEGO_CONTINUE_NEEDED;
+}
+
+/* The entry for a bare first token's mechanism, or NO_SELECTION. */
+static size_t
+raw_entry(const struct spnego_ctx *ctx, const struct negtoken *in)
+{
+    size_t j;
+
+    if (in->type == NEGTOKEN_RAW_MECH)
+        return entry_for(ctx, &in->raw_mech, NULL);
+    for (j = 0; j < spnego_creds_count(ctx->cfg.creds); j++) {
+        if (spnego_creds_mech(ctx->cfg.creds, j)->id == SPNEGO_OID_NTLMSSP)
+            return j;
+    }
+    return NO_SELECTION;
+}
+
+static enum spnego_status
+acceptor_raw_first(struct spnego_ctx *ctx, struct step *st)
+{
+    const char *what = st->in.type == NEGTOKEN_NTLMSSP ? "NTLMSSP message"
+                                                       : "mechanism token";
+    char ours[256], name[96] = "";
+    size_t entry;
+
+    if (!ctx->cfg.raw_tokens)
+        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "a bare NTLMSSP message "
+                    "without SPNEGO (as some Windows LDAP clients send): "
+                    "not accepted here (spnego_raw_tokens no); configure "
+                    "the client for GSS-SPNEGO with SPNEGO or use the NTLM "
+                    "mechanism");
+    entry = raw_entry(ctx, &st->in);
+    if (entry == NO_SELECTION) {
+        spnego_creds_describe(ctx->cfg.creds, ours, sizeof(ours));
+        if (st->in.type == NEGTOKEN_RAW_MECH)
+            wire_name(st->in.raw_mech.data, st->in.raw_mech.len, name,
+                      sizeof(name) - 1);
+        return fail(ctx, SPNEGO_BAD_MECH, "a bare %s%s%s without SPNEGO, "
+                    "but we accept only %s", name, name[0] ? " " : "", what,
+                    ours);
+    }
+    select_entry(ctx, entry, entry_oid(ctx, entry)->elements,
+                 entry_oid(ctx, entry)->length);
+    ctx->raw = 1;
+    (void)move(ctx, SPNEGO_PI_FIRST_TOKEN);
+    trace(ctx, SPNEGO_EV_CHOSEN, "a bare %s without SPNEGO (as Active "
+          "Directory and Samba accept): running %s directly, bare replies, "
+          "no mechListMIC", what, ctx->mech->name);
+    return raw_accept(ctx, st, &st->in.mech_token);
+}
+
+/* cfg.frame_bare_krb5: a Kerberos mechToken that is a bare AP-REQ gets
+ * its RFC 2743 framing before MIT sees it. */
+static enum spnego_status
+frame_bare_krb5(struct spnego_ctx *ctx, struct step *st)
+{
+    size_t len = 0;
+
+    if (!ctx->cfg.frame_bare_krb5 ||
+        !spnego_oid_is_krb5(ctx->mech->id) ||
+        !negtoken_is_bare_ap_req(st->in.mech_token.data,
+                                 st->in.mech_token.len))
+        return SPNEGO_CONTINUE_NEEDED;
+    if (negtoken_frame_krb5(st->in.mech_token.data, st->in.mech_token.len,
+                            &st->framed, &len) != NEGTOKEN_OK)
+        return fail_cause(ctx, SPNEGO_FAILURE, SPNEGO_CAUSE_NOMEM,
+                          "out of memory");
+    trace(ctx, SPNEGO_EV_CHOSEN, "the optimistic Kerberos token is a bare "
+          "AP-REQ without its GSS framing (some Python clients; Active "
+          "Directory accepts it): framed before use");
+    st->in.mech_token.data = st->framed;
+    st->in.mech_token.len = len;
+    return SPNEGO_CONTINUE_NEEDED;
+}
+
 static enum spnego_status
 acceptor_first(struct spnego_ctx *ctx, struct step *st)
 {
     char names[512];
     size_t entry, k = 0;
+    enum spnego_status s;
 
-    if (st->in.type == NEGTOKEN_NTLMSSP)
-        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "a bare NTLMSSP message "
-                    "without SPNEGO (as some Windows LDAP clients send): "
-                    "not accepted; configure the client for GSS-SPNEGO "
-                    "with SPNEGO or use the NTLM mechanism");
+    if (st->in.type == NEGTOKEN_NTLMSSP || st->in.type == NEGTOKEN_RAW_MECH)
+        return acceptor_raw_first(ctx, st);
     if (st->in.type == NEGTOKEN_RESP || !st->in.has_mech_types)
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "expected a NegTokenInit "
                     "with mechTypes as the first token, got a %s",
@@ -1070,8 +1174,12 @@ acceptor_first(struct spnego_ctx *ctx, struct step *st)
     if (entry == NO_SELECTION)
         return reject(ctx, st);
     acceptor_select(ctx, &st->in, entry, k);
-    if (k == 0 && st->in.has_mech_token)
-        return acceptor_mech_token(ctx, st, &st->in.mech_token);
+    if (k == 0 && st->in.has_mech_token) {
+        s = frame_bare_krb5(ctx, st);
+        return s == SPNEGO_CONTINUE_NEEDED
+                   ? acceptor_mech_token(ctx, st, &st->in.mech_token)
+                   : s;
+    }
     if (st->in.has_mic)
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "mechListMIC in the "
                     "NegTokenInit without a completed mechanism");
@@ -1234,6 +1342,11 @@ dispatch(struct spnego_ctx *ctx, struct step *st, const uint8_t *in,
     if (in_len == 0)
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "empty token from the %s",
                     ctx->role == SPNEGO_INITIATOR ? "acceptor" : "initiator");
+    if (ctx->raw) {
+        struct negtoken_bytes bare = { in, in_len };
+
+        return raw_accept(ctx, st, &bare);
+    }
     ds = decode_in(ctx, in, in_len, &st->in, &err);
     if (ds == NEGTOKEN_TOO_BIG)
         return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "the %s sent a %zu-byte "

@@ -84,6 +84,17 @@ struct spnego_config {
      * (SASL_SEC_MUTUAL_AUTH): a context without integrity (NTLM without
      * signing) cannot prove the acceptor, so it is refused. */
     int mutual_required;
+    /* Acceptor: a first token that is a bare mechanism token, no SPNEGO
+     * (an NTLMSSP message, or a GSS-framed Kerberos token), runs that
+     * mechanism directly with bare replies, as Active Directory and Samba
+     * do; the mechanism must be one of cfg.creds.  0: refused with an
+     * explanation. */
+    int raw_tokens;
+    /* Acceptor leniency: a Kerberos mechToken that is a bare AP-REQ,
+     * without its RFC 2743 framing (a Python LDAP client sends one;
+     * Active Directory accepts it), is framed before the mechanism sees
+     * it. */
+    int frame_bare_krb5;
 };
 
 struct spnego_ctx;

@@ -13,6 +13,9 @@ struct parser {
     der_err *err;
     enum negtoken_status status; /* why the last 0 was returned */
     size_t max_mechs;
+    unsigned lenience;
+    const uint8_t *buf; /* the whole token */
+    size_t len;
 };
 
 static int
@@ -316,6 +319,17 @@ parse_framed(struct parser *p, der_view contents, struct negtoken *tok)
     if (!der_get_oid(&contents, "thisMech", &oid, p->err))
         return 0;
     info = spnego_oid_info(spnego_oid_lookup(oid.data, oid.len));
+    if ((info == NULL || info->id != SPNEGO_OID_SPNEGO) &&
+        (p->lenience & NEGTOKEN_ALLOW_RAW_MECH)) {
+        tok->type = NEGTOKEN_RAW_MECH;
+        tok->framed = 1;
+        tok->raw_mech.data = oid.data;
+        tok->raw_mech.len = oid.len;
+        tok->has_mech_token = 1;
+        tok->mech_token.data = p->buf;
+        tok->mech_token.len = p->len;
+        return 1;
+    }
     if (info == NULL || info->id != SPNEGO_OID_SPNEGO) {
         if (!der_oid_to_dotted(oid.data, oid.len, dotted, sizeof(dotted)))
             strcpy(dotted, "(unprintable)");
@@ -421,6 +435,9 @@ negtoken_decode(const uint8_t *buf, size_t len,
     p.err = err;
     p.status = NEGTOKEN_MALFORMED;
     p.max_mechs = o.max_mechs;
+    p.lenience = o.lenience;
+    p.buf = buf;
+    p.len = len;
     negtoken_init(out);
     if (len > o.max_token) {
         der_fail(err, o.max_token, "token of %zu bytes exceeds the limit of "
@@ -604,6 +621,7 @@ encodable(const struct negtoken *tok)
         return tok->neg_state >= NEG_STATE_ABSENT &&
                tok->neg_state <= NEG_STATE_REQUEST_MIC;
     case NEGTOKEN_NTLMSSP:
+    case NEGTOKEN_RAW_MECH:
     default:
         return 0;
     }
@@ -667,6 +685,8 @@ negtoken_type_name(enum negtoken_type type)
         return "negTokenResp";
     case NEGTOKEN_NTLMSSP:
         return "ntlmssp";
+    case NEGTOKEN_RAW_MECH:
+        return "raw mechanism token";
     default:
         return "unknown";
     }
@@ -697,4 +717,33 @@ negtoken_mic_is_w2k_copy(const struct negtoken *tok)
     return tok->has_mic && tok->has_response_token &&
            tok->mic.len == tok->response_token.len &&
            memcmp(tok->mic.data, tok->response_token.data, tok->mic.len) == 0;
+}
+
+/* ---- a bare Kerberos AP-REQ ---- */
+
+int
+negtoken_is_bare_ap_req(const uint8_t *token, size_t len)
+{
+    return len > 2 && token[0] == 0x6e; /* [APPLICATION 14] constructed */
+}
+
+enum negtoken_status
+negtoken_frame_krb5(const uint8_t *ap_req, size_t len, uint8_t **out,
+                    size_t *out_len)
+{
+    static const uint8_t krb5[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                    0x12, 0x01, 0x02, 0x02 };
+    static const uint8_t tok_id[] = { 0x01, 0x00 }; /* KRB_AP_REQ */
+    size_t inner = der_tlv_size(sizeof(krb5)) + sizeof(tok_id) + len;
+    der_writer w;
+
+    *out = NULL;
+    *out_len = 0;
+    if (!der_writer_init(&w, der_tlv_size(inner)))
+        return NEGTOKEN_NOMEM;
+    der_put_header(&w, DER_TAG_APPLICATION_0, inner);
+    der_put_tlv(&w, DER_TAG_OID, krb5, sizeof(krb5));
+    der_put_bytes(&w, tok_id, sizeof(tok_id));
+    der_put_bytes(&w, ap_req, len);
+    return der_writer_finish(&w, out, out_len) ? NEGTOKEN_OK : NEGTOKEN_NOMEM;
 }

@@ -27,7 +27,9 @@ enum negtoken_type {
     NEGTOKEN_INIT = 1,  /* NegTokenInit [0] */
     NEGTOKEN_INIT2,     /* Microsoft NegTokenInit2 [0] with negHints */
     NEGTOKEN_RESP,      /* NegTokenResp [1] */
-    NEGTOKEN_NTLMSSP    /* bare NTLMSSP message, no SPNEGO wrapper */
+    NEGTOKEN_NTLMSSP,   /* bare NTLMSSP message, no SPNEGO wrapper */
+    NEGTOKEN_RAW_MECH   /* a GSS initial token of another mechanism
+                         * (e.g. a framed Kerberos AP-REQ), no SPNEGO */
 };
 
 enum negtoken_state {
@@ -56,7 +58,12 @@ enum negtoken_lenience {
     NEGTOKEN_ALLOW_UNFRAMED_INIT = 1u << 0,
     /* Recognise a bare NTLMSSP message ("NTLMSSP\0...") as type
      * NEGTOKEN_NTLMSSP (Windows LDAP clients send one under GSS-SPNEGO). */
-    NEGTOKEN_ALLOW_RAW_NTLMSSP = 1u << 1
+    NEGTOKEN_ALLOW_RAW_NTLMSSP = 1u << 1,
+    /* Decode a GSS initial token of another mechanism as type
+     * NEGTOKEN_RAW_MECH instead of refusing it (NEGTOKEN_NOT_SPNEGO):
+     * Active Directory and Samba accept a bare Kerberos token under the
+     * SASL name GSS-SPNEGO. */
+    NEGTOKEN_ALLOW_RAW_MECH = 1u << 2
 };
 
 enum negtoken_status {
@@ -117,6 +124,10 @@ struct negtoken {
 
     /* NTLMSSP: the whole message is in mech_token; its type (1, 2, 3). */
     uint32_t ntlmssp_type;
+
+    /* RAW_MECH: the whole token is in mech_token; the mechanism's OID
+     * (contents) from its framing. */
+    struct negtoken_bytes raw_mech;
 };
 
 /*
@@ -151,5 +162,16 @@ const char *negtoken_state_name(enum negtoken_state state);
  * (draft Appendix B; MIT and pyspnego drop such a MIC).  1 if tok shows
  * that quirk, so the engine can treat the MIC as absent. */
 int negtoken_mic_is_w2k_copy(const struct negtoken *tok);
+
+/* 1 if token is a bare Kerberos AP-REQ ([APPLICATION 14]) rather than
+ * an RFC 2743 initial-context token. */
+int negtoken_is_bare_ap_req(const uint8_t *token, size_t len);
+
+/* Wrap a bare Kerberos AP-REQ in the RFC 2743 initial-context framing of
+ * RFC 4121 4.1 (thisMech 1.2.840.113554.1.2.2, TOK_ID 01 00), into a new
+ * buffer (*out, *out_len; free with free()).  Returns NEGTOKEN_OK or
+ * NEGTOKEN_NOMEM. */
+enum negtoken_status negtoken_frame_krb5(const uint8_t *ap_req, size_t len,
+                                         uint8_t **out, size_t *out_len);
 
 #endif /* SPNEGO_NEGTOKEN_H */

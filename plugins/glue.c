@@ -74,6 +74,25 @@ parse_size(const char *text, size_t *out)
     return 1;
 }
 
+/* A yes/no option (unset: dflt).  Returns 0 after seterror if it is
+ * neither. */
+static int
+read_yes_no(const sasl_utils_t *utils, const char *name, int dflt, int *out)
+{
+    const char *v = get_option(utils, name);
+
+    if (v == NULL || (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)) {
+        *out = dflt;
+        if (v == NULL)
+            return 1;
+        plugin_error(utils, "GSS-SPNEGO: %s \"%s\" must be yes or no", name,
+                     v);
+        return 0;
+    }
+    *out = strcmp(v, "yes") == 0;
+    return 1;
+}
+
 int
 plugin_read_options(const sasl_utils_t *utils, int client,
                     struct plugin_options *opts)
@@ -103,16 +122,10 @@ plugin_read_options(const sasl_utils_t *utils, int client,
                         "must be auto or always", v);
         return SASL_BADPARAM;
     }
-    v = get_option(utils, "spnego_keytab_fallback");
-    if (v == NULL || strcmp(v, "no") == 0) {
-        opts->keytab_fallback = 0;
-    } else if (strcmp(v, "yes") == 0) {
-        opts->keytab_fallback = 1;
-    } else {
-        plugin_error(utils, "GSS-SPNEGO: spnego_keytab_fallback \"%s\" "
-                        "must be yes or no", v);
+    if (!read_yes_no(utils, "spnego_keytab_fallback", 0,
+                     &opts->keytab_fallback) ||
+        !read_yes_no(utils, "spnego_raw_tokens", 1, &opts->raw_tokens))
         return SASL_BADPARAM;
-    }
     return SASL_OK;
 }
 

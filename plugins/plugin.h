@@ -33,6 +33,7 @@ struct plugin_options {
     size_t max_token;     /* spnego_max_token; 0 = default */
     enum spnego_mic_policy mic_policy; /* spnego_send_mic auto|always */
     int keytab_fallback;  /* spnego_keytab_fallback yes|no (server) */
+    int raw_tokens;       /* spnego_raw_tokens yes|no (server) */
 };
 
 /* Per-connection state shared by both roles. */

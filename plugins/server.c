@@ -202,6 +202,8 @@ server_start(struct server_conn *s, sasl_server_params_t *sp)
     cfg.mic_policy = o.mic_policy;
     cfg.keytab_fallback = o.keytab_fallback;
     cfg.outer_protection = sp->external_ssf > 0;
+    cfg.raw_tokens = o.raw_tokens;
+    cfg.frame_bare_krb5 = 1;
     cfg.max_token = o.max_token;
     cfg.trace = plugin_trace;
     cfg.trace_arg = &s->c;

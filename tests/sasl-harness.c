@@ -74,6 +74,8 @@ getopt_cb(void *ctx, const char *plugin, const char *option,
         *result = o->send_mic;
     else if (strcmp(option, "spnego_keytab") == 0)
         *result = o->keytab;
+    else if (strcmp(option, "spnego_raw_tokens") == 0)
+        *result = o->raw_tokens;
     if (*result == NULL)
         return SASL_FAIL;
     if (len != NULL)

@@ -1582,6 +1582,9 @@ run_client_step_after_failure(const struct mcase *c)
 #define SRV_OPT(n, b, rc, w, smech, smax)                                   \
     { #n, SERVER_FIRST, b, rc, w, { .mechs = NULL },                    \
       { .mechs = (smech), .max_token = (smax) }, 0, NULL }
+#define SRV_NORAW(n, b, rc, w)                                              \
+    { #n, SERVER_FIRST, b, rc, w, { .mechs = NULL },                    \
+      { .mechs = NULL, .raw_tokens = "no" }, 0, NULL }
 #define LATER(n, b, rc, w)                                                  \
     { #n, SERVER_LATER, b, rc, w, { .mechs = NULL },                    \
       { .mechs = NULL }, 0, NULL }
@@ -1697,9 +1700,13 @@ static const struct mcase cases[] = {
         SASL_BADPROT, "GSS initial token carries tag 0xa2"),
     SRV(server_negtokenresp_in_framing, b_resp_in_framing, SASL_BADPROT,
         "NegTokenResp inside the GSS initial-token framing"),
-    SRV(server_raw_krb5_token_not_spnego, b_raw_krb5_token, SASL_BADPROT,
-        "the initiator sent a plain GSS token, not SPNEGO: GSS token for "
-        "mechanism krb5 (1.2.840.113554.1.2.2) at offset 6"),
+    /* a bare Kerberos token: run directly (spnego_raw_tokens, default
+     * yes, as AD and Samba), or refused as not SPNEGO */
+    SRV(server_raw_krb5_token_accepted, b_raw_krb5_token, SASL_OK, NULL),
+    SRV_NORAW(server_raw_krb5_token_not_spnego, b_raw_krb5_token,
+              SASL_BADPROT,
+              "the initiator sent a plain GSS token, not SPNEGO: GSS token "
+              "for mechanism krb5 (1.2.840.113554.1.2.2) at offset 6"),
     SRV(server_empty_mechtypes, b_empty_mech_types, SASL_BADPROT,
         "mechTypes is an empty SEQUENCE"),
     SRV(server_no_mechtypes, b_no_mech_types, SASL_BADPROT,
@@ -1727,8 +1734,11 @@ static const struct mcase cases[] = {
     /* refused; the engine has a sentence naming a bare NTLMSSP message,
      * but the plugin never enables NEGTOKEN_ALLOW_RAW_NTLMSSP, so the
      * decoder's generic one is what the administrator reads */
-    SRV(server_bare_ntlmssp_message, b_bare_ntlmssp, SASL_BADPROT,
-        "a bare NTLMSSP message without SPNEGO"),
+    SRV(server_bare_ntlmssp_message_runs_ntlm, b_bare_ntlmssp, SASL_CONTINUE,
+        NULL),
+    SRV_NORAW(server_bare_ntlmssp_message, b_bare_ntlmssp, SASL_BADPROT,
+              "a bare NTLMSSP message without SPNEGO (as some Windows LDAP "
+              "clients send): not accepted here (spnego_raw_tokens no)"),
     /* sizes */
     SRV_OPT(server_over_spnego_max_token, b_real, SASL_BADPROT,
             "over the limit of 200 bytes (raise spnego_max_token", NULL,
