@@ -12,6 +12,7 @@
 #include <krb5.h>
 
 #include "der.h"
+#include "negtoken.h"
 #include "ntlmmsg.h"
 
 /* ---- operations over MIT GSS-API ---- */
@@ -372,8 +373,9 @@ struct owned_mech {
 
 struct mech_entry {
     const struct spnego_mech *mech;
-    gss_cred_id_t cred;
+    gss_cred_id_t cred;       /* released with the set, unless borrowed */
     struct owned_mech *owned; /* NULL for the built-in mechanisms */
+    int borrowed;             /* the application's (SASL_GSS_CREDS) */
 };
 
 struct neg_entry {
@@ -418,7 +420,8 @@ spnego_creds_free(struct spnego_creds *creds)
     if (creds == NULL)
         return;
     for (i = 0; i < creds->n_mechs; i++) {
-        release_cred(&creds->mechs[i].cred);
+        if (!creds->mechs[i].borrowed)
+            release_cred(&creds->mechs[i].cred);
         free(creds->mechs[i].owned);
     }
     free(creds);
@@ -959,6 +962,274 @@ spnego_creds_acquire(const struct spnego_cred_params *params,
     result = SPNEGO_ACQUIRE_OK;
 cleanup:
     (void)gss_release_oid_set(&minor, &avail);
+    spnego_creds_free(creds);
+    return result;
+}
+
+/* ---- credentials the application lends (SASL_GSS_CREDS) ---- */
+
+static const uint8_t spnego_der[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02 };
+
+static int
+set_has(gss_OID_set set, const uint8_t *oid, size_t len)
+{
+    size_t i;
+
+    for (i = 0; set != GSS_C_NO_OID_SET && i < set->count; i++) {
+        if (set->elements[i].length == len &&
+            memcmp(set->elements[i].elements, oid, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The user part of a display name: "alice" of "alice@REALM",
+ * "DOMAIN\\alice" or "alice@DOMAIN"; into buf. */
+static void
+user_part(const gss_buffer_desc *disp, char *buf, size_t size)
+{
+    const char *t = disp->value, *end = t + disp->length, *bs;
+    size_t n;
+
+    bs = memchr(t, '\\', disp->length);
+    if (bs != NULL)
+        t = bs + 1;
+    n = strcspn(t, "@");
+    if (n > (size_t)(end - t))
+        n = (size_t)(end - t);
+    while (n > 0 && t[n - 1] == '\0')
+        n--;
+    (void)snprintf(buf, size, "%.*s", (int)n, t);
+}
+
+/* 1 if `cred` (a mechanism's default credential) is for the same user
+ * name as `name`, whatever the realm or domain. */
+static int
+same_user(gss_cred_id_t cred, gss_name_t name)
+{
+    gss_name_t other = GSS_C_NO_NAME;
+    gss_buffer_desc a = GSS_C_EMPTY_BUFFER, b = GSS_C_EMPTY_BUFFER;
+    char ua[256] = "", ub[256] = "";
+    OM_uint32 minor;
+
+    if (!GSS_ERROR(gss_inquire_cred(&minor, cred, &other, NULL, NULL,
+                                    NULL)) &&
+        !GSS_ERROR(gss_display_name(&minor, other, &a, NULL)) &&
+        !GSS_ERROR(gss_display_name(&minor, name, &b, NULL))) {
+        user_part(&a, ua, sizeof(ua));
+        user_part(&b, ub, sizeof(ub));
+    }
+    (void)gss_release_buffer(&minor, &a);
+    (void)gss_release_buffer(&minor, &b);
+    (void)gss_release_name(&minor, &other);
+    return ua[0] != '\0' && strcmp(ua, ub) == 0;
+}
+
+/* One mechanism's credential for the identity of a SPNEGO credential
+ * (MIT keeps the mechanisms' credentials inside it out of reach, and
+ * gss-ntlmssp 1.2.0 cannot import the credential it exports): acquired
+ * for its name; for NTLM, whose names are not Kerberos principals, the
+ * default NTLM credential when it is for the same user name.  Owned by
+ * the caller; GSS_C_NO_CREDENTIAL if there is none. */
+static gss_cred_id_t
+cred_for_identity(gss_name_t name, const gss_OID_desc *mech,
+                  gss_cred_usage_t usage)
+{
+    gss_OID_set_desc set = { 1, (gss_OID)mech };
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+    OM_uint32 major, minor;
+
+    major = gss_acquire_cred(&minor, name, GSS_C_INDEFINITE, &set, usage,
+                             &cred, NULL, NULL);
+    if (!GSS_ERROR(major))
+        return cred;
+    if (spnego_oid_lookup(mech->elements, mech->length) !=
+        SPNEGO_OID_NTLMSSP)
+        return GSS_C_NO_CREDENTIAL;
+    major = gss_acquire_cred(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &set,
+                             usage, &cred, NULL, NULL);
+    if (GSS_ERROR(major))
+        return GSS_C_NO_CREDENTIAL;
+    if (usage == GSS_C_INITIATE && !same_user(cred, name))
+        (void)gss_release_cred(&minor, &cred);
+    return cred;
+}
+
+/* The list and order of a SPNEGO initiator credential (what
+ * gss_set_neg_mechs set, which MIT does not let one read): the mechTypes
+ * of the NegTokenInit MIT's SPNEGO makes with it for `target`, as DER
+ * OIDs in oids[]; returns how many (0 on failure, with err). */
+static size_t
+probe_neg_mechs(gss_cred_id_t cred, gss_name_t target,
+                uint8_t oids[][32], size_t *lens, size_t max, char *err,
+                size_t errlen)
+{
+    gss_OID_desc spnego = { sizeof(spnego_der), (void *)spnego_der };
+    gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+    gss_buffer_desc out = GSS_C_EMPTY_BUFFER;
+    struct negtoken tok;
+    OM_uint32 major, minor = 0, tmp;
+    size_t i, n = 0;
+    der_err derr;
+
+    major = gss_init_sec_context(&minor, cred, &ctx, target, &spnego, 0,
+                                 GSS_C_INDEFINITE, NULL, GSS_C_NO_BUFFER,
+                                 NULL, &out, NULL, NULL);
+    if (GSS_ERROR(major)) {
+        spnego_gss_error(&spnego, major, minor, err, errlen);
+        goto cleanup;
+    }
+    if (negtoken_decode(out.value, out.length, NULL, &tok, &derr) !=
+        NEGTOKEN_OK) {
+        (void)snprintf(err, errlen, "MIT's SPNEGO made an unreadable "
+                       "NegTokenInit: %s", derr.text);
+        goto cleanup;
+    }
+    for (i = 0; i < tok.n_mechs && n < max; i++) {
+        if (tok.mechs[i].len > 32)
+            continue;
+        memcpy(oids[n], tok.mechs[i].data, tok.mechs[i].len);
+        lens[n++] = tok.mechs[i].len;
+    }
+cleanup:
+    (void)gss_release_buffer(&tmp, &out);
+    (void)gss_delete_sec_context(&tmp, &ctx, GSS_C_NO_BUFFER);
+    return n;
+}
+
+/* Add each of oids[] that `cred` holds and this project drives, with
+ * cred borrowed. */
+static void
+add_borrowed(struct spnego_creds *creds, gss_cred_id_t cred,
+             gss_OID_set held, uint8_t oids[][32], const size_t *lens,
+             size_t n)
+{
+    size_t i, idx;
+
+    for (i = 0; i < n; i++) {
+        const struct spnego_mech *mech = spnego_mech_for_oid(oids[i],
+                                                             lens[i]);
+        gss_OID_desc wire = { (OM_uint32)lens[i], oids[i] };
+
+        if (mech == NULL || !set_has(held, mech->oid.elements,
+                                     mech->oid.length))
+            continue;
+        if (!spnego_creds_add(creds, mech, &wire, GSS_C_NO_CREDENTIAL))
+            continue;
+        if (find_mech(creds, mech, &idx) &&
+            creds->mechs[idx].cred == GSS_C_NO_CREDENTIAL) {
+            creds->mechs[idx].cred = cred;
+            creds->mechs[idx].borrowed = 1;
+        }
+    }
+}
+
+/* A SPNEGO credential: each of oids[] this project drives, with a
+ * credential of its own for the SPNEGO credential's identity. */
+static void
+add_for_identity(struct spnego_creds *creds, gss_cred_id_t spnego,
+                 uint8_t oids[][32], const size_t *lens, size_t n)
+{
+    gss_name_t name = GSS_C_NO_NAME;
+    gss_cred_usage_t usage = creds->role == SPNEGO_INITIATOR
+                                 ? GSS_C_INITIATE : GSS_C_ACCEPT;
+    OM_uint32 minor;
+    size_t i;
+
+    if (GSS_ERROR(gss_inquire_cred(&minor, spnego, &name, NULL, NULL,
+                                   NULL)))
+        return;
+    for (i = 0; i < n; i++) {
+        const struct spnego_mech *mech = spnego_mech_for_oid(oids[i],
+                                                             lens[i]);
+        gss_OID_desc wire = { (OM_uint32)lens[i], oids[i] };
+        gss_cred_id_t cred;
+
+        if (mech == NULL)
+            continue;
+        cred = cred_for_identity(name, &mech->oid, usage);
+        if (cred != GSS_C_NO_CREDENTIAL)
+            (void)spnego_creds_add(creds, mech, &wire, cred);
+    }
+    (void)gss_release_name(&minor, &name);
+}
+
+/* 1 if the credential holds a mechanism this project drives itself (a
+ * mechanism credential, or a union such as the default one). */
+static int
+holds_ours(gss_OID_set held)
+{
+    size_t i;
+
+    for (i = 0; held != GSS_C_NO_OID_SET && i < held->count; i++) {
+        if (spnego_mech_for_oid(held->elements[i].elements,
+                                held->elements[i].length) != NULL)
+            return 1;
+    }
+    return 0;
+}
+
+enum spnego_acquire_result
+spnego_creds_borrow(enum spnego_role role, gss_cred_id_t cred,
+                    const char *mechs, gss_name_t target,
+                    struct spnego_creds **creds_out, char *err,
+                    size_t errlen)
+{
+    uint8_t oids[SPNEGO_MAX_NEG_MECHS][32];
+    size_t lens[SPNEGO_MAX_NEG_MECHS], n = 0;
+    struct spnego_creds *creds = NULL;
+    gss_OID_set held = GSS_C_NO_OID_SET;
+    OM_uint32 major, minor = 0;
+    enum spnego_acquire_result result = SPNEGO_ACQUIRE_FAILED;
+    gss_cred_usage_t usage = GSS_C_BOTH;
+    int spnego_only;
+
+    *creds_out = NULL;
+    creds = spnego_creds_new(role);
+    if (creds == NULL) {
+        (void)snprintf(err, errlen, "out of memory");
+        return SPNEGO_ACQUIRE_NOMEM;
+    }
+    major = gss_inquire_cred(&minor, cred, NULL, NULL, &usage, &held);
+    if (GSS_ERROR(major)) {
+        spnego_gss_error(NULL, major, minor, err, errlen);
+        goto cleanup;
+    }
+    if (usage != GSS_C_BOTH &&
+        usage != (role == SPNEGO_INITIATOR ? GSS_C_INITIATE : GSS_C_ACCEPT)) {
+        (void)snprintf(err, errlen, "the credential given (SASL_GSS_CREDS) "
+                       "is for %s only", usage == GSS_C_ACCEPT
+                                             ? "accepting" : "initiating");
+        goto cleanup;
+    }
+    spnego_only = !holds_ours(held) &&
+                  set_has(held, spnego_der, sizeof(spnego_der));
+    if (spnego_only && role == SPNEGO_INITIATOR && target != GSS_C_NO_NAME) {
+        n = probe_neg_mechs(cred, target, oids, lens, SPNEGO_MAX_NEG_MECHS,
+                            err, errlen);
+        if (n == 0)
+            goto cleanup;
+    }
+    if (n == 0) /* the configured order over what the credential holds */
+        n = spnego_parse_mech_list(mechs != NULL ? mechs : "krb5 ntlmssp",
+                                   oids, lens, SPNEGO_MAX_NEG_MECHS, err,
+                                   errlen);
+    if (spnego_only)
+        add_for_identity(creds, cred, oids, lens, n);
+    else
+        add_borrowed(creds, cred, held, oids, lens, n);
+    if (creds->n_neg == 0) {
+        (void)snprintf(err, errlen, "the credential given (SASL_GSS_CREDS) "
+                       "holds none of the mechanisms negotiated here (%s)",
+                       mechs != NULL ? mechs : "krb5 ntlmssp");
+        goto cleanup;
+    }
+    *creds_out = creds;
+    creds = NULL;
+    err[0] = '\0';
+    result = SPNEGO_ACQUIRE_OK;
+cleanup:
+    (void)gss_release_oid_set(&minor, &held);
     spnego_creds_free(creds);
     return result;
 }

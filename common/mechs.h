@@ -111,6 +111,27 @@ spnego_creds_acquire(const struct spnego_cred_params *params,
                      struct spnego_creds **creds_out, char *err,
                      size_t errlen);
 
+/*
+ * Credentials from a gss_cred_id_t the application lends (libsasl2's
+ * SASL_GSS_CREDS, libldap's LDAP_OPT_X_SASL_GSS_CREDS).  It is borrowed:
+ * the set refers to it and never releases it, so it must outlive the set.
+ *   - a mechanism credential (Kerberos, NTLM) or a union of several: the
+ *     mechanisms of `mechs` (NULL: krb5, ntlmssp), in that order, that
+ *     the credential holds;
+ *   - a SPNEGO credential (MIT keeps the mechanisms' credentials inside it
+ *     out of reach, and gss-ntlmssp 1.2.0 cannot import what it exports):
+ *     a credential of each mechanism for its identity (its name; for
+ *     NTLM, the default NTLM credential of the same user name), and for
+ *     an initiator with a target, the list and order gss_set_neg_mechs
+ *     gave it (read from the NegTokenInit MIT's SPNEGO makes with it).
+ * Returns SPNEGO_ACQUIRE_OK, or FAILED/NOMEM with a sentence in err.
+ */
+enum spnego_acquire_result
+spnego_creds_borrow(enum spnego_role role, gss_cred_id_t cred,
+                    const char *mechs, gss_name_t target,
+                    struct spnego_creds **creds_out, char *err,
+                    size_t errlen);
+
 /* An empty set for `role`, to be filled with spnego_creds_add (tests,
  * scripted mechanisms).  Returns NULL on allocation failure. */
 struct spnego_creds *spnego_creds_new(enum spnego_role role);

@@ -500,6 +500,40 @@ request_flags(const sasl_client_params_t *cp)
     return flags;
 }
 
+/* The application lent a credential (SASL_GSS_CREDS): it is the
+ * identity, whatever names, passwords or default tickets exist; borrowed,
+ * never released here.  Needs the target (a SPNEGO credential's list is
+ * read from the token MIT's SPNEGO would send to it). */
+static int
+borrow_creds(struct client_conn *k, sasl_client_params_t *cp,
+             const struct plugin_options *o, const char **authzid)
+{
+    char err[1024];
+    enum spnego_acquire_result got;
+    int r;
+
+    r = get_simple(cp, NULL, SASL_CB_USER, authzid);
+    if (r == SASL_INTERACT)
+        *authzid = NULL; /* nothing to ask for: the credential decides */
+    else if (r != SASL_OK)
+        return r;
+    r = import_target(k, cp);
+    if (r != SASL_OK)
+        return r;
+    got = spnego_creds_borrow(SPNEGO_INITIATOR,
+                              (gss_cred_id_t)cp->gss_creds, o->mechs,
+                              k->target, &k->own, err, sizeof(err));
+    if (got != SPNEGO_ACQUIRE_OK) {
+        plugin_error(cp->utils, "GSS-SPNEGO: cannot use the credential the "
+                     "application gave (SASL_GSS_CREDS): %s", err);
+        return got == SPNEGO_ACQUIRE_NOMEM ? SASL_NOMEM : SASL_BADAUTH;
+    }
+    k->creds = k->own;
+    plugin_log(cp->utils, SASL_LOG_DEBUG, "GSS-SPNEGO: using the "
+               "credential the application gave (SASL_GSS_CREDS)");
+    return SASL_OK;
+}
+
 static int
 client_start(struct client_conn *k, sasl_client_params_t *cp,
              sasl_interact_t **need)
@@ -510,7 +544,9 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
     int r;
 
     r = plugin_read_options(cp->utils, 1, &o);
-    if (r == SASL_OK)
+    if (r == SASL_OK && cp->gss_creds != NULL)
+        r = borrow_creds(k, cp, &o, &authzid);
+    else if (r == SASL_OK)
         r = gather_identity(k, cp, &o, need, &authzid);
     if (r != SASL_OK)
         return r;
@@ -522,7 +558,7 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
     if (r == SASL_OK && authzid != NULL && authzid[0] != '\0' &&
         (k->authzid = strdup(authzid)) == NULL)
         r = SASL_NOMEM;
-    if (r == SASL_OK)
+    if (r == SASL_OK && k->target == GSS_C_NO_NAME)
         r = import_target(k, cp);
     if (r != SASL_OK)
         return r;

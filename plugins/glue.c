@@ -473,6 +473,33 @@ plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
     return SASL_OK;
 }
 
+/* A SASL code in words.  Not sasl_errstring: the plugin must not need a
+ * symbol of libsasl2 itself, which a process that loaded libsasl2 with
+ * RTLD_LOCAL (SSSD's sssd_be, through libldap) does not export to the
+ * plugins it opens. */
+static const char *
+code_text(int code)
+{
+    switch (code) {
+    case SASL_BADAUTH:
+        return "authentication failure";
+    case SASL_BADPROT:
+        return "bad protocol";
+    case SASL_NOMECH:
+        return "no common mechanism";
+    case SASL_TOOWEAK:
+        return "too weak";
+    case SASL_BADBINDING:
+        return "channel binding failure";
+    case SASL_NOMEM:
+        return "out of memory";
+    case SASL_BADPARAM:
+        return "bad parameter";
+    default:
+        return "generic failure";
+    }
+}
+
 int
 plugin_step_begin(struct conn *c, const sasl_utils_t *utils,
                   const char **out, unsigned *out_len)
@@ -491,7 +518,7 @@ plugin_step_begin(struct conn *c, const sasl_utils_t *utils,
     why = c->engine != NULL ? spnego_reason(c->engine) : "";
     plugin_error(c->utils, "GSS-SPNEGO: the negotiation already failed: %s; "
                  "start a new authentication",
-                 why[0] != '\0' ? why : sasl_errstring(c->failed, NULL, NULL));
+                 why[0] != '\0' ? why : code_text(c->failed));
     return SASL_BADAUTH;
 }
 

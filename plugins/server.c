@@ -31,6 +31,7 @@ struct server_glob {
 struct server_conn {
     struct conn c;
     struct cred_ref *creds;
+    struct spnego_creds *borrowed; /* from SASL_GSS_CREDS, or NULL */
     struct server_glob *glob;
     int asked_for_token;     /* answered an empty message already */
     gss_cred_id_t deleg;     /* delegated credentials handed out */
@@ -182,6 +183,29 @@ set_identity(struct server_conn *s, sasl_server_params_t *sp,
 
 /* ---- steps ---- */
 
+/* The application lent an acceptor credential (SASL_GSS_CREDS): accept
+ * with it alone (e.g. one keytab entry), borrowed, never released here. */
+static int
+borrow_creds(struct server_conn *s, const sasl_server_params_t *sp,
+             const struct plugin_options *o)
+{
+    char err[1024];
+    enum spnego_acquire_result got;
+
+    got = spnego_creds_borrow(SPNEGO_ACCEPTOR, (gss_cred_id_t)sp->gss_creds,
+                              o->mechs, GSS_C_NO_NAME, &s->borrowed, err,
+                              sizeof(err));
+    if (got != SPNEGO_ACQUIRE_OK) {
+        plugin_error(sp->utils, "GSS-SPNEGO: cannot accept with the "
+                     "credential the application gave (SASL_GSS_CREDS): %s",
+                     err);
+        return got == SPNEGO_ACQUIRE_NOMEM ? SASL_NOMEM : SASL_FAIL;
+    }
+    plugin_log(sp->utils, SASL_LOG_DEBUG, "GSS-SPNEGO: accepting with the "
+               "credential the application gave (SASL_GSS_CREDS)");
+    return SASL_OK;
+}
+
 static int
 server_start(struct server_conn *s, sasl_server_params_t *sp)
 {
@@ -192,12 +216,13 @@ server_start(struct server_conn *s, sasl_server_params_t *sp)
     r = plugin_read_options(sp->utils, 0, &o);
     if (r != SASL_OK)
         return r;
-    r = get_creds(s, sp, &o);
+    r = sp->gss_creds != NULL ? borrow_creds(s, sp, &o)
+                              : get_creds(s, sp, &o);
     if (r != SASL_OK)
         return r;
     plugin_set_cb(&s->c, sp->cbinding);
     memset(&cfg, 0, sizeof(cfg));
-    cfg.creds = cred_ref_creds(s->creds);
+    cfg.creds = s->borrowed != NULL ? s->borrowed : cred_ref_creds(s->creds);
     cfg.cb = s->c.has_cb ? &s->c.cb : GSS_C_NO_CHANNEL_BINDINGS;
     cfg.mic_policy = o.mic_policy;
     cfg.keytab_fallback = o.keytab_fallback;
@@ -331,6 +356,7 @@ server_dispose(void *conn, const sasl_utils_t *utils)
         (void)gss_release_cred(&minor, &deleg);
     }
     plugin_conn_cleanup(&s->c);
+    spnego_creds_free(s->borrowed); /* the application's credential stays */
     cred_cache_release(s->glob->cache, s->creds);
     free(s);
 }
