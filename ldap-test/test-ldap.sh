@@ -259,6 +259,29 @@ whoami_case() {
     check "$w_ok" "$w_name: dn:$ALICE_DN, client SASL SSF $w_c = slapd bind_ssf $w_s (want $w_want)"
 }
 
+# gsscreds_case NAME KIND WANT-DN [WANT-MECH]: ldap-test/gsscreds-bind
+# lends libldap a GSS credential of KIND (LDAP_OPT_X_SASL_GSS_CREDS) and
+# binds with GSS-SPNEGO; pass if the server's whoami is WANT-DN, the
+# credential is still valid after the bind (borrowed), and (our slapd)
+# slapd logged "complete with WANT-MECH".  alice's ticket stays the
+# default all along: the credential given must win over it.
+GSSCREDS_BIND=$top_builddir/ldap-test/gsscreds-bind
+BOB_DN=uid=bob,ou=people,dc=spnego,dc=test
+gsscreds_case() {
+    if [ ! -x "$GSSCREDS_BIND" ]; then
+        tap_skip "$1" "ldap-test/gsscreds-bind not built (package libldap-dev)"
+        return
+    fi
+    mark
+    client "gss-$2" "$GSSCREDS_BIND" "$LDAP_TEST_URI" "$2"
+    g_ok=1
+    if [ "$RC" = 0 ] && [ "$(head -n 1 "$T/gss-$2.out")" = "dn:$3" ] &&
+        { [ -z "${4:-}" ] || wait_log "complete with $4"; }; then
+        g_ok=0
+    fi
+    check "$g_ok" "$1: $(head -n 1 "$T/gss-$2.out") (want dn:$3)"
+}
+
 # good_bind_after NAME: slapd still alive and a normal bind still works.
 good_bind_after() {
     g_ok=1
@@ -386,6 +409,15 @@ group_ours() {
     fi
     check "$n_ok" "NTLM only: ldapsearch returning more than 1 MiB through NTLM's layer (SSF $(client_ssf))"
 
+    # A credential the application lends (LDAP_OPT_X_SASL_GSS_CREDS).
+    gsscreds_case "libldap lends bob's Kerberos credential (alice's ticket is the default)" \
+        krb5-bob "$BOB_DN" krb5
+    gsscreds_case "libldap lends bob's NTLM credential" ntlm-bob "$BOB_DN" ntlmssp
+    gsscreds_case "libldap lends a SPNEGO credential restricted to NTLM (gss_set_neg_mechs)" \
+        spnego-ntlm "$ALICE_DN" ntlmssp
+    gsscreds_case "libldap lends the default union credential" default \
+        "$ALICE_DN" krb5
+
     # Cyrus' client against our server.
     if [ -z "$LDAP_TEST_SASL_CYRUS" ]; then
         for c in "maxssf=0" "default" "1 MiB modify" "1 MiB search"; do
@@ -397,6 +429,10 @@ group_ours() {
         export SASL_PATH
         whoami_case "Cyrus' client against our slapd, -O maxssf=0" 0 \
             -H "$LDAP_TEST_URI" -O maxssf=0
+        # Cyrus' plugin hands the credential to MIT's SPNEGO, which needs a
+        # SPNEGO credential (or a union holding one)
+        gsscreds_case "Cyrus' client lending a SPNEGO credential restricted to NTLM, against our slapd" \
+            spnego-ntlm "$ALICE_DN" ntlmssp
         whoami_case "Cyrus' client against our slapd, default maxssf" ">=56" \
             -H "$LDAP_TEST_URI"
         photo_put cy-put "Cyrus' client against our slapd: ldapmodify adding 1 MiB"
@@ -485,6 +521,12 @@ group_cyrus() {
         -H "$LDAP_TEST_URI" -O maxssf=0
     whoami_case "our client against Cyrus' slapd, default maxssf" ">=56" \
         -H "$LDAP_TEST_URI"
+    gsscreds_case "our client lending bob's Kerberos credential, against Cyrus' slapd" \
+        krb5-bob "$BOB_DN"
+    # (Cyrus' server names an NTLM user DOMAIN\user, which the fixture's
+    # authz-regexp leaves as it is)
+    gsscreds_case "our client lending a SPNEGO credential restricted to NTLM, against Cyrus' slapd" \
+        spnego-ntlm 'uid=spnego\5Calice,ou=people,dc=spnego,dc=test'
     # Cyrus' server reads packets of at most 64 KiB (slapd's maxbufsize);
     # GSS-SPNEGO exchanges no sizes, so a client must not send bigger ones.
     photo_put cyrus-put "our client against Cyrus' slapd: ldapmodify adding 1 MiB (packets within the server's 64 KiB buffer)"

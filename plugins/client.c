@@ -502,21 +502,26 @@ request_flags(const sasl_client_params_t *cp)
 
 /* The application lent a credential (SASL_GSS_CREDS): it is the
  * identity, whatever names, passwords or default tickets exist; borrowed,
- * never released here.  Needs the target (a SPNEGO credential's list is
- * read from the token MIT's SPNEGO would send to it). */
+ * never released here.  libldap can set it only once the SASL connection
+ * exists, that is from its interaction callback (as Python's bonsai
+ * does): a step after the prompts were answered picks it up.  Needs the
+ * target (a SPNEGO credential's list is read from the token MIT's SPNEGO
+ * would send to it). */
 static int
 borrow_creds(struct client_conn *k, sasl_client_params_t *cp,
-             const struct plugin_options *o, const char **authzid)
+             const struct plugin_options *o, sasl_interact_t **need,
+             const char **authzid)
 {
     char err[1024];
     enum spnego_acquire_result got;
     int r;
 
-    r = get_simple(cp, NULL, SASL_CB_USER, authzid);
+    r = get_simple(cp, need, SASL_CB_USER, authzid);
     if (r == SASL_INTERACT)
         *authzid = NULL; /* nothing to ask for: the credential decides */
     else if (r != SASL_OK)
         return r;
+    free_prompts(k, cp->utils);
     r = import_target(k, cp);
     if (r != SASL_OK)
         return r;
@@ -545,12 +550,13 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
 
     r = plugin_read_options(cp->utils, 1, &o);
     if (r == SASL_OK && cp->gss_creds != NULL)
-        r = borrow_creds(k, cp, &o, &authzid);
+        r = borrow_creds(k, cp, &o, need, &authzid);
     else if (r == SASL_OK)
         r = gather_identity(k, cp, &o, need, &authzid);
     if (r != SASL_OK)
         return r;
-    if (k->shared != NULL && cred_ref_name(k->shared) != NULL)
+    if (k->shared != NULL && k->creds != k->own &&
+        cred_ref_name(k->shared) != NULL)
         k->name = strdup(cred_ref_name(k->shared));
     else
         k->name = spnego_creds_name(k->creds);
