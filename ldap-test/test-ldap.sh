@@ -508,6 +508,42 @@ group_ours() {
     server_down ours
 }
 
+# ---- both plugins in one directory (as on Debian with libgssapiv2) ----------
+#
+# slapd and ldapwhoami each load both GSS-SPNEGO providers from one
+# directory; libsasl2 must choose ours on both sides (tests/test-choice.sh
+# covers both readdir orders).  Two signs only ours gives: our client with
+# SPNEGO_MECHS=ms-krb5 offers Microsoft's Kerberos OID alone, which only
+# our server logs as "initiator offers: ms-krb5 ("; and -O maxssf=1 gives
+# SSF 1 with ours, 256 with Cyrus' client (MIT adds confidentiality).
+group_both() {
+    server_up both --plugin both
+    g_rc=$?
+    if [ "$g_rc" -ne 0 ]; then
+        server_failed both "$g_rc" "slapd and ldapwhoami with both plugins in one directory"
+        server_failed both "$g_rc" "ldapwhoami with both plugins in one directory"
+        return
+    fi
+    SASL_PATH=$LDAP_TEST_SASL_BOTH
+    export SASL_PATH
+    mark
+    client both env SPNEGO_MECHS=ms-krb5 ldapwhoami -Y GSS-SPNEGO \
+        -H "$LDAP_TEST_URI" -O maxssf=1
+    b_order=$(ls -f "$LDAP_TEST_SASL_BOTH" | grep '\.so$' | tr '\n' ' ')
+    b_ok=1
+    if [ "$RC" = 0 ] && [ "$OUT" = "dn:$ALICE_DN" ] &&
+        wait_log 'GSS-SPNEGO: initiator offers: ms-krb5 \('; then
+        b_ok=0
+    fi
+    check "$b_ok" "slapd with both plugins in its directory (readdir order: $b_order) runs ours"
+    b_ok=1
+    [ "$(client_ssf)" = 1 ] && [ "$b_ok" = 1 ] && [ "$RC" = 0 ] && b_ok=0
+    check "$b_ok" "ldapwhoami with both plugins in its directory runs ours (SSF $(client_ssf) for maxssf=1)"
+    SASL_PATH=$LDAP_TEST_SASL_OURS
+    export SASL_PATH
+    server_down both
+}
+
 # ---- 2. our client, slapd with Cyrus' libgssapiv2 -------------------------------
 
 group_cyrus() {
@@ -651,6 +687,7 @@ group_tls() {
 }
 
 group_ours
+group_both
 group_cyrus
 group_minssf
 group_tls

@@ -763,7 +763,7 @@ sasl_client_plug_t spnego_client_plugin = {
     .max_ssf = 256,
     .security_flags = SASL_SEC_NOPLAINTEXT | SASL_SEC_NOACTIVE |
                       SASL_SEC_NOANONYMOUS | SASL_SEC_MUTUAL_AUTH |
-                      SASL_SEC_PASS_CREDENTIALS,
+                      SASL_SEC_PASS_CREDENTIALS | SPNEGO_HASH_STRENGTH,
     .features = SASL_FEAT_NEEDSERVERFQDN | SASL_FEAT_WANT_CLIENT_FIRST |
                 SASL_FEAT_GSS_FRAMING | SASL_FEAT_CHANNEL_BINDING,
     .required_prompts = client_prompts,

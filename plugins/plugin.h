@@ -18,6 +18,18 @@
 
 #define SPNEGO_MECH_NAME "GSS-SPNEGO"
 
+/* Hash size in the security flags (libsasl2 >= 2.1.28 sorts mechanisms by
+ * it last, after the SASL_SEC_* flags, channel binding and max_ssf).  128
+ * bits: MD4/MD5 (NTLM, RC4-HMAC Kerberos) is the smallest hash any mechanism
+ * we negotiate authenticates with; AES Kerberos uses SHA-1 or SHA-2.  It
+ * ranks us above Cyrus' libgssapiv2, which declares none, independently of
+ * the order libsasl2 reads the plugin files in. */
+#ifdef SASL_SET_HASH_STRENGTH_BITS
+#define SPNEGO_HASH_STRENGTH SASL_SET_HASH_STRENGTH_BITS(128)
+#else
+#define SPNEGO_HASH_STRENGTH 0
+#endif
+
 /* The data a received packet may carry when the application's maxbufsize
  * is smaller: OpenLDAP's largest (Cyrus' libgssapiv2 sends packets as
  * large as its own maxbufsize; GSS-SPNEGO exchanges no buffer sizes). */

@@ -390,7 +390,7 @@ sasl_server_plug_t spnego_server_plugin = {
     .max_ssf = 256,
     .security_flags = SASL_SEC_NOPLAINTEXT | SASL_SEC_NOACTIVE |
                       SASL_SEC_NOANONYMOUS | SASL_SEC_MUTUAL_AUTH |
-                      SASL_SEC_PASS_CREDENTIALS,
+                      SASL_SEC_PASS_CREDENTIALS | SPNEGO_HASH_STRENGTH,
     .features = SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_GSS_FRAMING |
                 SASL_FEAT_CHANNEL_BINDING | SASL_FEAT_DONTUSE_USERPASSWD,
     .glob_context = NULL,

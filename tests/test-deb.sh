@@ -267,10 +267,10 @@ tap_ok $? "the installed spnego-dump decodes a token" ||
 # ---- 6. ldapwhoami -Y GSS-SPNEGO through the installed plugin ---------------
 #
 # slapd and ldapwhoami get SASL_PATH = a directory holding only a symlink to
-# the INSTALLED $SYSPLUGIN (ldap-test/slapd-fixture with SPNEGO_PLUGIN): the
-# system directory also holds Cyrus' libgssapiv2.so, which registers
-# GSS-SPNEGO too, and libsasl2 then uses whichever of the two files
-# readdir() returns last (see the last case), which no one should rely on.
+# the INSTALLED $SYSPLUGIN (ldap-test/slapd-fixture with SPNEGO_PLUGIN).  The
+# last case then uses the system directory itself, which also holds Cyrus'
+# libgssapiv2.so (GSS-SPNEGO too): libsasl2 must choose ours there, without
+# any SASL_PATH, whatever the order readdir() returns the files in.
 #
 # SPNEGO_MECHS=krb5 is read by our client only (Cyrus' client offers every
 # mechanism MIT's SPNEGO has), and "initiator offers:" is logged by our
@@ -366,7 +366,7 @@ EOF
                 *) who="no GSS-SPNEGO exchange seen" ;;
             esac
             tap_diag "both plugins in $SYSDIR (readdir order: $order): the client used $used ($who); saslpluginviewer lists $first first"
-            tap_is "$used" "$first" "libsasl2 uses the GSS-SPNEGO that comes first in its mechanism list (the file readdir() returns last)"
+            tap_is "$used/$first" "gssspnego/gssspnego" "with Cyrus' libgssapiv2.so beside it in $SYSDIR and no SASL_PATH, libsasl2 lists our GSS-SPNEGO first and the client uses it"
         fi
     fi
 fi
