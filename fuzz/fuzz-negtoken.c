@@ -1,12 +1,15 @@
 /* fuzz-negtoken.c - libFuzzer target for the token codec.  The DER
  * property: whatever decodes re-encodes to the very same bytes (unless it
  * carried unknown extension fields, which are skipped), and an encoding
- * always decodes again to the same encoding. */
+ * always decodes again to the same encoding.  The NTLMSSP decoder of
+ * spnego-dump (ntlm_decode) reads every NTLMSSP message found, and the
+ * raw input too: the sanitizers watch its bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "negtoken.h"
+#include "ntlmmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,10 +47,21 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct negtoken tok;
+    struct ntlm_info ntlm;
+    char text[256];
     der_err err;
 
-    if (negtoken_decode(data, size, &lenient, &tok, &err) == NEGTOKEN_OK)
+    (void)ntlm_decode(data, size, &ntlm, text, sizeof(text));
+    if (negtoken_decode(data, size, &lenient, &tok, &err) == NEGTOKEN_OK) {
+        if (tok.has_mech_token)
+            (void)ntlm_decode(tok.mech_token.data, tok.mech_token.len, &ntlm,
+                              text, sizeof(text));
+        if (tok.has_response_token)
+            (void)ntlm_decode(tok.response_token.data,
+                              tok.response_token.len, &ntlm, text,
+                              sizeof(text));
         check_reencode(&tok, data, size);
+    }
     if (negtoken_decode(data, size, NULL, &tok, &err) == NEGTOKEN_OK)
         check_reencode(&tok, data, size);
     return 0;

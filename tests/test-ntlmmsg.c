@@ -136,6 +136,90 @@ challenge_target_checked(void **state)
     assert_int_equal(ntlm_challenge_target_ok(m, sizeof(m)), 1);
 }
 
+/* ---- ntlm_decode ---- */
+
+/* make_auth's message with its MIC flag: AUTHENTICATE, NTLMv2 response at
+ * 64 (so the 64-byte header has no Version and the MIC at 72 overlaps the
+ * response: ntlm_decode only copies 16 bytes, in bounds). */
+static void
+decode_authenticate(void **state)
+{
+    uint8_t buf[256];
+    struct ntlm_info m;
+    char err[256];
+    size_t len;
+
+    (void)state;
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    assert_int_equal(ntlm_decode(buf, len, &m, err, sizeof(err)), 1);
+    assert_int_equal(m.type, 3);
+    assert_true(m.ntlmv2);
+    assert_true(m.mic_present);
+    assert_int_equal(m.n_av, 2);
+    assert_int_equal(m.av[0].id, 1);
+    assert_int_equal(m.av[1].id, NTLM_AV_FLAGS);
+    assert_int_equal(m.av[0].value.len, 2);
+    assert_memory_equal(m.av[0].value.data, "A", 2);
+    len = make_auth(buf, sizeof(buf), av_without_mic, sizeof(av_without_mic));
+    assert_int_equal(ntlm_decode(buf, len, &m, err, sizeof(err)), 1);
+    assert_false(m.mic_present);
+}
+
+static void
+expect_decode_error(const uint8_t *buf, size_t len, const char *why)
+{
+    struct ntlm_info m;
+    char err[256] = "";
+
+    assert_int_equal(ntlm_decode(buf, len, &m, err, sizeof(err)), 0);
+    if (strstr(err, why) == NULL)
+        fail_msg("error \"%s\" lacks \"%s\"", err, why);
+}
+
+static void
+decode_refuses_hostile_fields(void **state)
+{
+    static const uint8_t no_eol[] = { 0x01, 0x00, 0x02, 0x00, 'A', 0 };
+    uint8_t buf[256];
+    size_t len, cut;
+    struct ntlm_info m;
+    char err[256];
+
+    (void)state;
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    put32(buf + 40, 250); /* UserName at 250, 4 bytes: past the end */
+    put16(buf + 36, 4);
+    expect_decode_error(buf, len, "UserName: 4 bytes at offset 250");
+    len = make_auth(buf, sizeof(buf), no_eol, sizeof(no_eol));
+    expect_decode_error(buf, len, "without MsvAvEOL");
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    put16(buf + 64 + 44 + 2, 0x7fff); /* AV pair past its field */
+    expect_decode_error(buf, len, "runs past its field");
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    expect_decode_error(buf, 63, "shorter than its 64-byte header");
+    buf[8] = 2;
+    expect_decode_error(buf, 40, "shorter than its 48-byte header");
+    buf[8] = 9;
+    expect_decode_error(buf, len, "not an NTLMSSP");
+    /* every truncation decodes or fails cleanly (ASan watches) */
+    len = make_auth(buf, sizeof(buf), av_with_mic, sizeof(av_with_mic));
+    for (cut = 0; cut <= len; cut++)
+        (void)ntlm_decode(buf, cut, &m, err, sizeof(err));
+}
+
+static void
+flag_and_av_names(void **state)
+{
+    (void)state;
+    assert_string_equal(ntlm_flag_name(4), "SIGN");
+    assert_string_equal(ntlm_flag_name(30), "KEY_EXCH");
+    assert_null(ntlm_flag_name(3));
+    assert_null(ntlm_flag_name(32));
+    assert_string_equal(ntlm_av_name(NTLM_AV_CHANNEL_BINDINGS),
+                        "MsvAvChannelBindings");
+    assert_null(ntlm_av_name(11));
+}
+
 int
 main(void)
 {
@@ -144,6 +228,9 @@ main(void)
         cmocka_unit_test(mic_flag_found),
         cmocka_unit_test(hostile_offsets),
         cmocka_unit_test(challenge_target_checked),
+        cmocka_unit_test(decode_authenticate),
+        cmocka_unit_test(decode_refuses_hostile_fields),
+        cmocka_unit_test(flag_and_av_names),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,10 @@ J_MIT_INIT2='{"framed": true, "type": "negTokenInit2", "mechTypes": ["1.2.840.11
 J_MIT_MSKRB5='{"framed": false, "type": "negTokenResp", "negState": "accept-completed", "supportedMech": "1.2.840.48018.1.2.2"}'
 J_GOKRB5_KRB5='{"framed": false, "type": "negTokenResp", "negState": "accept-completed", "supportedMech": "1.2.840.113554.1.2.2"}'
 J_MIT_REQUEST_MIC='{"framed": false, "type": "negTokenResp", "negState": "request-mic", "supportedMech": "1.3.6.1.4.1.311.2.2.10"}'
-J_WIN_NTLM_INIT='{"framed": true, "type": "negTokenInit", "mechTypes": ["1.3.6.1.4.1.311.2.2.10"], "mechToken": 40}'
+# The NTLM NEGOTIATE inside, decoded (MS-NLMP 2.2.1.1: flags 0xe2088297,
+# Version 10.0 build 17763 (0x4563), NTLMSSP revision 15).
+J_NTLM_NEGOTIATE='{"message": "NEGOTIATE", "flags": ["UNICODE", "OEM", "REQUEST_TARGET", "SIGN", "LM_KEY", "NTLM", "ALWAYS_SIGN", "EXTENDED_SESSIONSECURITY", "VERSION", "128", "KEY_EXCH", "56"], "version": "10.0.17763", "revision": 15}'
+J_WIN_NTLM_INIT='{"framed": true, "type": "negTokenInit", "mechTypes": ["1.3.6.1.4.1.311.2.2.10"], "mechToken": 40, "mechTokenNtlm": '"$J_NTLM_NEGOTIATE"'}'
 J_WIN_FINAL_MIC='{"framed": false, "type": "negTokenResp", "negState": "accept-completed", "mechListMIC": 16}'
 
 # The same tokens in base64 (computed once from the hex above).
@@ -243,8 +246,26 @@ expect_json "json: responseToken length" \
 # A bare NTLMSSP message (raw bytes, as an LDAP client sends it).
 hex_to_raw "$V_BARE_NTLM" "$TMP/bare-ntlm.bin"
 expect_json "json: bare NTLMSSP NEGOTIATE" \
-    '{"framed": false, "type": "ntlmssp", "ntlmsspType": "NEGOTIATE", "mechToken": 40}' \
+    '{"framed": false, "type": "ntlmssp", "ntlmsspType": "NEGOTIATE", "mechToken": 40, "ntlm": '"$J_NTLM_NEGOTIATE"'}' \
     "$TMP/bare-ntlm.bin"
+
+# An AUTHENTICATE built by hand (MS-NLMP 2.2.1.3): flags UNICODE SIGN NTLM
+# EXTENDED_SESSIONSECURITY VERSION 128, version 10.0.20348 rev 15, domain
+# SPNEGO, user bob, a MIC, and an NTLMv2 response whose AV pairs say
+# MsvAvFlags 0x2 (MIC present) and a non-zero MsvAvChannelBindings.
+V_NTLM_AUTH=4e544c4d535350000300000000000000b60000004c004c00580000000c000c00a400000006000600b000000000000000b600000000000000b6000000110208220a007c4f0000000f55555555555555555555555555555555222222222222222222222222222222220101000000000000333333333333333344444444444444440000000006000400020000000a0010001111111111111111111111111111111100000000530050004e00450047004f0062006f006200
+hex_to_raw "$V_NTLM_AUTH" "$TMP/ntlm-auth.bin"
+expect_json "json: NTLMSSP AUTHENTICATE with a MIC and channel bindings" \
+    '{"framed": false, "type": "ntlmssp", "ntlmsspType": "AUTHENTICATE", "mechToken": 182, "ntlm": {"message": "AUTHENTICATE", "flags": ["UNICODE", "SIGN", "NTLM", "EXTENDED_SESSIONSECURITY", "VERSION", "128"], "version": "10.0.20348", "revision": 15, "domain": "SPNEGO", "user": "bob", "ntlmv2": true, "mic": true, "avPairs": ["MsvAvFlags", "MsvAvChannelBindings"], "channelBindings": "set"}}' \
+    "$TMP/ntlm-auth.bin"
+expect_tree "tree: NTLMSSP AUTHENTICATE fields" "$TMP/ntlm-auth.bin" \
+    "flags 0x22080211: UNICODE SIGN NTLM EXTENDED_SESSIONSECURITY VERSION 128" \
+    "version 10.0 build 20348, NTLMSSP revision 15" 'domain: "SPNEGO"' \
+    'user: "bob"' "NTLMv2 response (76 bytes)" "MIC: present" \
+    "MsvAvFlags: 0x00000002 (MIC present)" "MsvAvChannelBindings: set"
+expect_tree "tree: NTLMSSP NEGOTIATE flags and version" "$TMP/bare-ntlm.bin" \
+    "flags 0xe2088297: UNICODE OEM REQUEST_TARGET SIGN LM_KEY NTLM" \
+    "version 10.0 build 17763, NTLMSSP revision 15"
 
 # ---- tree output -----------------------------------------------------------
 

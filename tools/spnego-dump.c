@@ -27,6 +27,7 @@
 
 #include "der.h"
 #include "negtoken.h"
+#include "ntlmmsg.h"
 #include "oids.h"
 
 #define PROGRAM "spnego-dump"
@@ -947,6 +948,19 @@ json_length(struct json *j, const char *key, const struct negtoken_bytes *b)
     fprintf(j->out, "%zu", b->len);
 }
 
+static void json_ntlm(FILE *out, const uint8_t *msg, size_t len);
+
+/* KEY: the NTLMSSP message inside a token field, if it holds one. */
+static void
+json_inner_ntlm(struct json *j, const char *key,
+                const struct negtoken_bytes *b)
+{
+    if (ntlm_message_type(b->data, b->len) == 0)
+        return;
+    json_key(j, key);
+    json_ntlm(j->out, b->data, b->len);
+}
+
 static void
 print_json(FILE *out, const struct negtoken *tok)
 {
@@ -966,8 +980,12 @@ print_json(FILE *out, const struct negtoken *tok)
         json_mech_types(&j, tok);
     if (tok->has_req_flags)
         json_req_flags(&j, tok);
-    if (tok->has_mech_token)
+    if (tok->has_mech_token) {
         json_length(&j, "mechToken", &tok->mech_token);
+        json_inner_ntlm(&j, tok->type == NEGTOKEN_NTLMSSP ? "ntlm"
+                                                         : "mechTokenNtlm",
+                        &tok->mech_token);
+    }
     if (tok->has_neg_hints)
         json_neg_hints(&j, tok);
     if (tok->neg_state != NEG_STATE_ABSENT) {
@@ -980,8 +998,10 @@ print_json(FILE *out, const struct negtoken *tok)
         put_dotted_oid(out, &tok->supported_mech);
         fputc('"', out);
     }
-    if (tok->has_response_token)
+    if (tok->has_response_token) {
         json_length(&j, "responseToken", &tok->response_token);
+        json_inner_ntlm(&j, "responseTokenNtlm", &tok->response_token);
+    }
     if (tok->has_mic)
         json_length(&j, "mechListMIC", &tok->mic);
     if (tok->n_unknown > 0)
@@ -1058,6 +1078,215 @@ tree_gss(FILE *out, const char *indent, const struct inner_id *id)
     fputc('\n', out);
 }
 
+/* ---- NTLMSSP messages in detail (MS-NLMP 2.2.1) ---- */
+
+/* An NTLM string: UTF-16LE (unicode) or OEM; printable ASCII as is, the
+ * rest as \uNNNN (JSON) or \xNN.  In quotes. */
+static void
+put_ntlm_string(FILE *out, const struct ntlm_field *f, int unicode,
+                int json)
+{
+    size_t i, step = unicode ? 2 : 1;
+
+    fputc('"', out);
+    for (i = 0; f->data != NULL && i + step <= f->len; i += step) {
+        unsigned c = unicode ? (unsigned)f->data[i] |
+                                   (unsigned)f->data[i + 1] << 8
+                             : f->data[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+            fputc((int)c, out);
+        else if (json)
+            fprintf(out, "\\u%04x", c);
+        else
+            fprintf(out, "\\x%02x", c);
+    }
+    fputc('"', out);
+}
+
+static void
+put_ntlm_flags(FILE *out, uint32_t flags, int json)
+{
+    unsigned bit;
+    int first = 1;
+
+    for (bit = 0; bit < 32; bit++) {
+        const char *name = ntlm_flag_name(bit);
+
+        if (!(flags & (1u << bit)))
+            continue;
+        fputs(first ? "" : json ? ", " : " ", out);
+        first = 0;
+        if (json)
+            fputc('"', out);
+        if (name != NULL)
+            fputs(name, out);
+        else
+            fprintf(out, "0x%08x", 1u << bit);
+        if (json)
+            fputc('"', out);
+    }
+}
+
+/* "zero", "set" or NULL (absent): MsvAvChannelBindings, the MD5 hash of
+ * the channel bindings, all zero when the client had none. */
+static const char *
+ntlm_cb_state(const struct ntlm_info *m)
+{
+    size_t i, j;
+
+    for (i = 0; i < m->n_av; i++) {
+        if (m->av[i].id != NTLM_AV_CHANNEL_BINDINGS)
+            continue;
+        for (j = 0; j < m->av[i].value.len; j++) {
+            if (m->av[i].value.data[j] != 0)
+                return "set";
+        }
+        return "zero";
+    }
+    return NULL;
+}
+
+static void
+tree_ntlm_names(FILE *out, const char *indent, const struct ntlm_info *m)
+{
+    static const char *const what[] = { "domain", "user", "workstation",
+                                        "target" };
+    const struct ntlm_field *f[] = { &m->domain, &m->user, &m->workstation,
+                                     &m->target };
+    size_t i;
+
+    for (i = 0; i < 4; i++) {
+        if (f[i]->len == 0)
+            continue;
+        fprintf(out, "%s%s: ", indent, what[i]);
+        put_ntlm_string(out, f[i], m->unicode, 0);
+        fputc('\n', out);
+    }
+}
+
+static void
+tree_ntlm_av(FILE *out, const char *indent, const struct ntlm_info *m)
+{
+    size_t i;
+
+    for (i = 0; i < m->n_av; i++) {
+        const struct ntlm_av *a = &m->av[i];
+        const char *name = ntlm_av_name(a->id);
+
+        fprintf(out, "%s  %s", indent, name != NULL ? name : "AV pair");
+        if (name == NULL)
+            fprintf(out, " %u", (unsigned)a->id);
+        if (a->id == NTLM_AV_FLAGS && a->value.len == 4)
+            fprintf(out, ": 0x%08x%s", (unsigned)(a->value.data[0] |
+                                                  a->value.data[1] << 8),
+                    (a->value.data[0] & 2) ? " (MIC present)" : "");
+        else if (a->id >= 1 && a->id <= 5)
+            put_ntlm_string((fputs(": ", out), out), &a->value, 1, 0);
+        else if (a->id == NTLM_AV_CHANNEL_BINDINGS)
+            fputs(ntlm_cb_state(m) != NULL &&
+                          strcmp(ntlm_cb_state(m), "zero") == 0
+                      ? ": all zero (no channel bindings)"
+                      : ": set",
+                  out);
+        else
+            fprintf(out, " (%zu bytes)", a->value.len);
+        fputc('\n', out);
+    }
+    if (m->av_truncated)
+        fprintf(out, "%s  ... more AV pairs\n", indent);
+}
+
+/* The fields of an NTLMSSP message, at indent. */
+static void
+tree_ntlm_detail(FILE *out, const char *indent, const uint8_t *msg,
+                 size_t len)
+{
+    struct ntlm_info m;
+    char err[256];
+
+    if (!ntlm_decode(msg, len, &m, err, sizeof(err))) {
+        fprintf(out, "%smalformed: %s\n", indent, err);
+        return;
+    }
+    fprintf(out, "%sflags 0x%08x: ", indent, (unsigned)m.flags);
+    put_ntlm_flags(out, m.flags, 0);
+    fputc('\n', out);
+    if (m.has_version)
+        fprintf(out, "%sversion %u.%u build %u, NTLMSSP revision %u\n",
+                indent, m.major, m.minor, m.build, m.revision);
+    tree_ntlm_names(out, indent, &m);
+    if (m.type == 2)
+        fprintf(out, "%starget info: %zu AV pair%s\n", indent, m.n_av,
+                m.n_av == 1 ? "" : "s");
+    if (m.type == 3) {
+        fprintf(out, "%s%s response (%zu bytes), LM response %zu bytes%s\n",
+                indent, m.ntlmv2 ? "NTLMv2" : "NTLMv1", m.nt_len, m.lm_len,
+                m.session_key_len > 0 ? ", exchanged session key" : "");
+        fprintf(out, "%sMIC: %s\n", indent,
+                m.mic_present ? "present" : "absent");
+        if (m.ntlmv2)
+            fprintf(out, "%sAV pairs of the NTLMv2 response:\n", indent);
+    }
+    tree_ntlm_av(out, indent, &m);
+}
+
+/* The same as a JSON object value. */
+static void
+json_ntlm(FILE *out, const uint8_t *msg, size_t len)
+{
+    struct ntlm_info m;
+    char err[256];
+    const char *cb;
+    size_t i;
+
+    if (!ntlm_decode(msg, len, &m, err, sizeof(err))) {
+        fputs("{\"error\": ", out);
+        put_json_cstring(out, err);
+        fputc('}', out);
+        return;
+    }
+    fprintf(out, "{\"message\": \"%s\", \"flags\": [",
+            ntlmssp_type_name(m.type));
+    put_ntlm_flags(out, m.flags, 1);
+    fputc(']', out);
+    if (m.has_version)
+        fprintf(out, ", \"version\": \"%u.%u.%u\", \"revision\": %u",
+                m.major, m.minor, m.build, m.revision);
+    if (m.domain.len > 0)
+        put_ntlm_string((fputs(", \"domain\": ", out), out), &m.domain,
+                        m.unicode, 1);
+    if (m.user.len > 0)
+        put_ntlm_string((fputs(", \"user\": ", out), out), &m.user,
+                        m.unicode, 1);
+    if (m.workstation.len > 0)
+        put_ntlm_string((fputs(", \"workstation\": ", out), out),
+                        &m.workstation, m.unicode, 1);
+    if (m.target.len > 0)
+        put_ntlm_string((fputs(", \"target\": ", out), out), &m.target,
+                        m.unicode, 1);
+    if (m.type == 3)
+        fprintf(out, ", \"ntlmv2\": %s, \"mic\": %s",
+                m.ntlmv2 ? "true" : "false", m.mic_present ? "true" : "false");
+    if (m.n_av > 0) {
+        fputs(", \"avPairs\": [", out);
+        for (i = 0; i < m.n_av; i++) {
+            const char *name = ntlm_av_name(m.av[i].id);
+
+            fputs(i > 0 ? ", " : "", out);
+            if (name != NULL)
+                fprintf(out, "\"%s\"", name);
+            else
+                fprintf(out, "%u", (unsigned)m.av[i].id);
+        }
+        fputc(']', out);
+    }
+    cb = ntlm_cb_state(&m);
+    if (cb != NULL)
+        fprintf(out, ", \"channelBindings\": \"%s\"", cb);
+    fputc('}', out);
+}
+
 /* What a mechToken/responseToken holds, one or two lines at indent. */
 static void
 tree_inner(FILE *out, const char *indent, const struct negtoken_bytes *b)
@@ -1077,6 +1306,7 @@ tree_inner(FILE *out, const char *indent, const struct negtoken_bytes *b)
         break;
     case INNER_NTLMSSP:
         tree_ntlmssp(out, indent, id.ntlmssp_type);
+        tree_ntlm_detail(out, indent, b->data, b->len);
         break;
     case INNER_NEGOEX:
         tree_negoex(out, indent, &id);
