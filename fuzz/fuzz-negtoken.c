@@ -1,13 +1,14 @@
 /* fuzz-negtoken.c - libFuzzer target for the token codec.  The DER
  * property: whatever decodes re-encodes to the very same bytes (unless it
  * carried unknown extension fields, which are skipped), and an encoding
- * always decodes again to the same encoding.  The NTLMSSP decoder of
- * spnego-dump (ntlm_decode) reads every NTLMSSP message found, and the
- * raw input too: the sanitizers watch its bounds. */
+ * always decodes again to the same encoding.  The NTLMSSP and Kerberos
+ * decoders of spnego-dump (ntlm_decode, krb_decode) read every inner
+ * token found, and the raw input too: the sanitizers watch their bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "krbmsg.h"
 #include "negtoken.h"
 #include "ntlmmsg.h"
 
@@ -43,23 +44,30 @@ check_reencode(const struct negtoken *tok, const uint8_t *data, size_t size)
     free(out);
 }
 
+/* spnego-dump's decoders of mechanism tokens. */
+static void
+inner(const uint8_t *data, size_t size)
+{
+    struct ntlm_info ntlm;
+    struct krb_info krb;
+    char text[256];
+
+    (void)ntlm_decode(data, size, &ntlm, text, sizeof(text));
+    (void)krb_decode(data, size, &krb, text, sizeof(text));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct negtoken tok;
-    struct ntlm_info ntlm;
-    char text[256];
     der_err err;
 
-    (void)ntlm_decode(data, size, &ntlm, text, sizeof(text));
+    inner(data, size);
     if (negtoken_decode(data, size, &lenient, &tok, &err) == NEGTOKEN_OK) {
         if (tok.has_mech_token)
-            (void)ntlm_decode(tok.mech_token.data, tok.mech_token.len, &ntlm,
-                              text, sizeof(text));
+            inner(tok.mech_token.data, tok.mech_token.len);
         if (tok.has_response_token)
-            (void)ntlm_decode(tok.response_token.data,
-                              tok.response_token.len, &ntlm, text,
-                              sizeof(text));
+            inner(tok.response_token.data, tok.response_token.len);
         check_reencode(&tok, data, size);
     }
     if (negtoken_decode(data, size, NULL, &tok, &err) == NEGTOKEN_OK)

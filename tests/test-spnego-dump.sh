@@ -239,8 +239,10 @@ expect_json "json: unknown OID dotted" \
 
 # A NegTokenResp whose responseToken is a GSS-framed krb5 AP-REP.
 put aprep a11c301aa0030a0100a2130411600f06092a864886f71201020202006f00
+# (Its AP-REP is empty: the Kerberos decoder says so, the SPNEGO token
+# itself decodes.)
 expect_json "json: responseToken length" \
-    '{"framed": false, "type": "negTokenResp", "negState": "accept-completed", "responseToken": 17}' \
+    '{"framed": false, "type": "negTokenResp", "negState": "accept-completed", "responseToken": 17, "responseTokenKrb5": {"error": "truncated: expected Kerberos message at offset 17, found end of data"}}' \
     "$TMP/aprep.hex"
 
 # A bare NTLMSSP message (raw bytes, as an LDAP client sends it).
@@ -266,6 +268,16 @@ expect_tree "tree: NTLMSSP AUTHENTICATE fields" "$TMP/ntlm-auth.bin" \
 expect_tree "tree: NTLMSSP NEGOTIATE flags and version" "$TMP/bare-ntlm.bin" \
     "flags 0xe2088297: UNICODE OEM REQUEST_TARGET SIGN LM_KEY NTLM" \
     "version 10.0 build 17763, NTLMSSP revision 15"
+
+# A NegTokenResp whose responseToken is a bare KRB-ERROR (RFC 4120 5.9.1,
+# built by hand: error-code 37 KRB_AP_ERR_SKEW from a/b@R, e-text "skew").
+put krberr a1563054a0030a0102a24d044b7e493047a003020105a10302011ea411180f32303236313230353030303030305aa503020100a603020125a9031b0152aa11300fa003020102a10830061b01611b0162ab061b04736b6577
+expect_json "json: a KRB-ERROR responseToken decoded" \
+    '{"framed": false, "type": "negTokenResp", "negState": "reject", "responseToken": 75, "responseTokenKrb5": {"message": "KRB-ERROR", "service": "a/b", "realm": "R", "errorCode": 37, "errorName": "KRB_AP_ERR_SKEW", "eText": "skew"}}' \
+    "$TMP/krberr.hex"
+expect_tree "tree: a KRB-ERROR responseToken decoded" "$TMP/krberr.hex" \
+    "Kerberos KRB-ERROR (unframed)" "error 37 (KRB_AP_ERR_SKEW) from a/b@R" \
+    'e-text: "skew"'
 
 # ---- tree output -----------------------------------------------------------
 

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "der.h"
+#include "krbmsg.h"
 #include "negtoken.h"
 #include "ntlmmsg.h"
 #include "oids.h"
@@ -950,15 +951,30 @@ json_length(struct json *j, const char *key, const struct negtoken_bytes *b)
 
 static void json_ntlm(FILE *out, const uint8_t *msg, size_t len);
 
-/* KEY: the NTLMSSP message inside a token field, if it holds one. */
+static void json_krb(FILE *out, const uint8_t *tok, size_t len);
+static int krb_detailed(const struct inner_id *id);
+
+/* KEY: the NTLMSSP message inside a token field, if it holds one; KEY with
+ * "Ntlm" replaced by "Krb5": the Kerberos message, if it holds one. */
 static void
 json_inner_ntlm(struct json *j, const char *key,
                 const struct negtoken_bytes *b)
 {
-    if (ntlm_message_type(b->data, b->len) == 0)
+    struct inner_id id;
+    char krb_key[40];
+    size_t n = strlen(key);
+
+    if (ntlm_message_type(b->data, b->len) != 0) {
+        json_key(j, key);
+        json_ntlm(j->out, b->data, b->len);
         return;
-    json_key(j, key);
-    json_ntlm(j->out, b->data, b->len);
+    }
+    identify_inner(b->data, b->len, &id);
+    if (!krb_detailed(&id) || n < 4 || n >= sizeof(krb_key))
+        return;
+    (void)snprintf(krb_key, sizeof(krb_key), "%.*sKrb5", (int)(n - 4), key);
+    json_key(j, krb_key);
+    json_krb(j->out, b->data, b->len);
 }
 
 static void
@@ -1287,6 +1303,163 @@ json_ntlm(FILE *out, const uint8_t *msg, size_t len)
     fputc('}', out);
 }
 
+/* ---- Kerberos messages in detail (RFC 4120) ---- */
+
+static void
+put_krb_str(FILE *out, const struct krb_str *s, int json)
+{
+    struct ntlm_field f = { s->data, s->len };
+
+    put_ntlm_string(out, &f, 0, json);
+}
+
+static void
+put_etype(FILE *out, int32_t etype)
+{
+    const char *name = krb_etype_name(etype);
+
+    if (name != NULL)
+        fprintf(out, "%s (%d)", name, (int)etype);
+    else
+        fprintf(out, "etype %d", (int)etype);
+}
+
+/* Bytes of a Kerberos string without quotes: printable ASCII as is,
+ * the rest (and, for JSON, the quote and backslash) escaped. */
+static void
+put_krb_bytes(FILE *out, const uint8_t *p, size_t len, int json)
+{
+    size_t j;
+
+    for (j = 0; j < len; j++) {
+        unsigned c = p[j];
+
+        if (c >= 0x20 && c < 0x7f && !(json && (c == '"' || c == '\\')))
+            fputc((int)c, out);
+        else if (json)
+            fprintf(out, "\\u%04x", c);
+        else
+            fprintf(out, "\\x%02x", c);
+    }
+}
+
+/* The service principal's components joined by '/'. */
+static void
+put_sname(FILE *out, const struct krb_info *k, int json)
+{
+    size_t i;
+
+    for (i = 0; i < k->n_sname; i++) {
+        if (i > 0)
+            fputc('/', out);
+        put_krb_bytes(out, k->sname[i].data, k->sname[i].len, json);
+    }
+    if (k->sname_truncated)
+        fputs("/...", out);
+}
+
+/* 1 if the inner token is a Kerberos AP-REQ, AP-REP or KRB-ERROR (the
+ * messages krb_decode reads), framed or not. */
+static int
+krb_detailed(const struct inner_id *id)
+{
+    return (id->kind == INNER_GSS || id->kind == INNER_KERBEROS) &&
+           id->krb_name != NULL &&
+           (strcmp(id->krb_name, "Kerberos AP-REQ") == 0 ||
+            strcmp(id->krb_name, "Kerberos AP-REP") == 0 ||
+            strcmp(id->krb_name, "Kerberos KRB-ERROR") == 0);
+}
+
+static void
+tree_krb_detail(FILE *out, const char *indent, const uint8_t *tok,
+                size_t len)
+{
+    struct krb_info k;
+    const char *name;
+    char err[256];
+
+    if (!krb_decode(tok, len, &k, err, sizeof(err))) {
+        fprintf(out, "%smalformed: %s\n", indent, err);
+        return;
+    }
+    if (k.type == KRB_MSG_AP_REQ) {
+        fprintf(out, "%sticket for ", indent);
+        put_sname(out, &k, 0);
+        fputc('@', out);
+        put_krb_bytes(out, k.realm.data, k.realm.len, 0);
+        fprintf(out, "\n%sticket enc-part: ", indent);
+        put_etype(out, k.etype);
+        if (k.has_kvno)
+            fprintf(out, ", kvno %u", (unsigned)k.kvno);
+        fprintf(out, "\n%sauthenticator: ", indent);
+        put_etype(out, k.auth_etype);
+        fprintf(out, "\n%sap-options 0x%08x%s%s\n", indent,
+                (unsigned)k.ap_options,
+                (k.ap_options & 0x40000000u) ? " use-session-key" : "",
+                (k.ap_options & 0x20000000u) ? " mutual-required" : "");
+    } else if (k.type == KRB_MSG_AP_REP) {
+        fprintf(out, "%senc-part: ", indent);
+        put_etype(out, k.etype);
+        fputc('\n', out);
+    } else {
+        name = krb_error_name(k.error_code);
+        fprintf(out, "%serror %d (%s) from ", indent, (int)k.error_code,
+                name != NULL ? name : "unknown code");
+        put_sname(out, &k, 0);
+        fputc('@', out);
+        put_krb_bytes(out, k.realm.data, k.realm.len, 0);
+        fputc('\n', out);
+        if (k.has_e_text) {
+            fprintf(out, "%se-text: ", indent);
+            put_krb_str(out, &k.e_text, 0);
+            fputc('\n', out);
+        }
+    }
+}
+
+static void
+json_krb(FILE *out, const uint8_t *tok, size_t len)
+{
+    static const char *const types[] = { "AP-REQ", "AP-REP", "KRB-ERROR" };
+    struct krb_info k;
+    const char *name;
+    char err[256];
+
+    if (!krb_decode(tok, len, &k, err, sizeof(err))) {
+        fputs("{\"error\": ", out);
+        put_json_cstring(out, err);
+        fputc('}', out);
+        return;
+    }
+    fprintf(out, "{\"message\": \"%s\"",
+            types[k.type == KRB_MSG_AP_REQ ? 0
+                  : k.type == KRB_MSG_AP_REP ? 1 : 2]);
+    if (k.type != KRB_MSG_AP_REP) {
+        fputs(", \"service\": \"", out);
+        put_sname(out, &k, 1);
+        fputs("\", \"realm\": ", out);
+        put_krb_str(out, &k.realm, 1);
+    }
+    if (k.type != KRB_MSG_ERROR)
+        fprintf(out, ", \"etype\": %d", (int)k.etype);
+    if (k.has_kvno)
+        fprintf(out, ", \"kvno\": %u", (unsigned)k.kvno);
+    if (k.type == KRB_MSG_AP_REQ)
+        fprintf(out, ", \"authenticatorEtype\": %d, \"apOptions\": %u",
+                (int)k.auth_etype, (unsigned)k.ap_options);
+    if (k.type == KRB_MSG_ERROR) {
+        name = krb_error_name(k.error_code);
+        fprintf(out, ", \"errorCode\": %d", (int)k.error_code);
+        if (name != NULL)
+            fprintf(out, ", \"errorName\": \"%s\"", name);
+        if (k.has_e_text) {
+            fputs(", \"eText\": ", out);
+            put_krb_str(out, &k.e_text, 1);
+        }
+    }
+    fputc('}', out);
+}
+
 /* What a mechToken/responseToken holds, one or two lines at indent. */
 static void
 tree_inner(FILE *out, const char *indent, const struct negtoken_bytes *b)
@@ -1300,9 +1473,13 @@ tree_inner(FILE *out, const char *indent, const struct negtoken_bytes *b)
         break;
     case INNER_GSS:
         tree_gss(out, indent, &id);
+        if (krb_detailed(&id))
+            tree_krb_detail(out, indent, b->data, b->len);
         break;
     case INNER_KERBEROS:
         fprintf(out, "%s%s (unframed)\n", indent, id.krb_name);
+        if (krb_detailed(&id))
+            tree_krb_detail(out, indent, b->data, b->len);
         break;
     case INNER_NTLMSSP:
         tree_ntlmssp(out, indent, id.ntlmssp_type);
