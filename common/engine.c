@@ -271,6 +271,7 @@ reset_mech_context(struct spnego_ctx *ctx)
     if (ctx->mech != NULL)
         ctx->mech->ops->delete_ctx(&ctx->gss);
     ctx->gss = GSS_C_NO_CONTEXT;
+    ctx->flags = 0;
     set_fact(ctx, SPNEGO_F_MECH_DONE, 0);
 }
 
@@ -1100,12 +1101,14 @@ acceptor_raw_first(struct spnego_ctx *ctx, struct step *st)
     char ours[256], name[96] = "";
     size_t entry;
 
-    if (!ctx->cfg.raw_tokens)
-        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "a bare NTLMSSP message "
-                    "without SPNEGO (as some Windows LDAP clients send): "
-                    "not accepted here (spnego_raw_tokens no); configure "
-                    "the client for GSS-SPNEGO with SPNEGO or use the NTLM "
-                    "mechanism");
+    /* A bare exchange has no mechListMIC: an administrator who wants one
+     * always (spnego_send_mic always) gets no raw tokens either. */
+    if (!ctx->cfg.raw_tokens || ctx->cfg.mic_policy == SPNEGO_MIC_ALWAYS)
+        return fail(ctx, SPNEGO_DEFECTIVE_TOKEN, "a bare %s without SPNEGO "
+                    "(as some Windows LDAP clients send): not accepted here "
+                    "(spnego_raw_tokens no, or spnego_send_mic always); "
+                    "configure the client for GSS-SPNEGO with SPNEGO or use "
+                    "the NTLM mechanism", what);
     entry = raw_entry(ctx, &st->in);
     if (entry == NO_SELECTION) {
         spnego_creds_describe(ctx->cfg.creds, ours, sizeof(ours));

@@ -218,7 +218,7 @@ decode_ap_req(der_view *seq, struct krb_info *out, der_err *err)
     if (!der_get(seq, DER_CONTEXT(3), "ticket", &t, NULL, err) ||
         !der_get(&t, APP(1), "Ticket", &app, NULL, err) ||
         !der_get(&app, DER_TAG_SEQUENCE, "Ticket", &tseq, NULL, err) ||
-        !get_tagged_int(&tseq, 0, "tkt-vno", 0, 255, &vno, err) ||
+        !get_tagged_int(&tseq, 0, "tkt-vno", 5, 5, &vno, err) ||
         !get_tagged_string(&tseq, 1, "realm", &out->realm, err) ||
         !get_principal(&tseq, 2, out, err) ||
         !get_enc(&tseq, 3, "ticket enc-part", &out->etype, &out->has_kvno,
@@ -253,11 +253,14 @@ decode_error(der_view *seq, struct krb_info *out, der_err *err)
 
     if (!get_header(seq, KRB_MSG_ERROR, err))
         return 0;
-    for (n = 2; n <= 5; n++) {
-        if (!der_get_optional(seq, DER_CONTEXT(n), "time", &skip, &present,
+    for (n = 2; n <= 3; n++) { /* ctime, cusec: optional */
+        if (!der_get_optional(seq, DER_CONTEXT(n), "ctime", &skip, &present,
                               err))
             return 0;
     }
+    if (!der_get(seq, DER_CONTEXT(4), "stime", &skip, NULL, err) ||
+        !der_get(seq, DER_CONTEXT(5), "susec", &skip, NULL, err))
+        return 0;
     if (!get_tagged_int(seq, 6, "error-code", INT32_MIN, INT32_MAX, &code,
                         err))
         return 0;
@@ -289,9 +292,10 @@ unframe(der_view *in, der_err *err)
     if (!der_get(in, DER_TAG_APPLICATION_0, "GSS framing", &inner, NULL,
                  err) ||
         !der_expect_end(in, "the token", err) ||
-        !der_get_oid(&inner, "thisMech", &oid, err) ||
-        !der_skip(&inner, TOK_ID_LEN, NULL))
-        return der_fail(err, in->offset, "GSS framing without a TOK_ID");
+        !der_get_oid(&inner, "thisMech", &oid, err))
+        return 0;
+    if (!der_skip(&inner, TOK_ID_LEN, NULL))
+        return der_fail(err, inner.offset, "GSS framing without a TOK_ID");
     *in = inner;
     return 1;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
@@ -983,46 +984,86 @@ set_has(gss_OID_set set, const uint8_t *oid, size_t len)
     return 0;
 }
 
-/* The user part of a display name: "alice" of "alice@REALM",
- * "DOMAIN\\alice" or "alice@DOMAIN"; into buf. */
+/* Split a display name ("user@REALM", "DOMAIN\\user", "user@DOMAIN"; a
+ * trailing NUL, as gss-ntlmssp 1.2.0 adds, ignored) into its user and
+ * domain (or realm) parts; never reads past its length. */
 static void
-user_part(const gss_buffer_desc *disp, char *buf, size_t size)
+split_account(const gss_buffer_desc *disp, char *user, size_t usize,
+              char *domain, size_t dsize)
 {
-    const char *t = disp->value, *end = t + disp->length, *bs;
-    size_t n;
+    const char *t = disp->value, *at, *bs;
+    size_t n = disp->length;
 
-    bs = memchr(t, '\\', disp->length);
-    if (bs != NULL)
-        t = bs + 1;
-    n = strcspn(t, "@");
-    if (n > (size_t)(end - t))
-        n = (size_t)(end - t);
     while (n > 0 && t[n - 1] == '\0')
         n--;
-    (void)snprintf(buf, size, "%.*s", (int)n, t);
+    user[0] = domain[0] = '\0';
+    bs = memchr(t, '\\', n);
+    if (bs != NULL) {
+        (void)snprintf(domain, dsize, "%.*s", (int)(bs - t), t);
+        (void)snprintf(user, usize, "%.*s", (int)(n - (size_t)(bs - t) - 1),
+                       bs + 1);
+        return;
+    }
+    at = memchr(t, '@', n);
+    if (at == NULL) {
+        (void)snprintf(user, usize, "%.*s", (int)n, t);
+        return;
+    }
+    (void)snprintf(user, usize, "%.*s", (int)(at - t), t);
+    (void)snprintf(domain, dsize, "%.*s", (int)(n - (size_t)(at - t) - 1),
+                   at + 1);
 }
 
-/* 1 if `cred` (a mechanism's default credential) is for the same user
- * name as `name`, whatever the realm or domain. */
+/* The NTLM domain names the Kerberos realm: the same name, or its first
+ * label (SPNEGO for SPNEGO.TEST), ignoring case. */
+static int
+domain_matches_realm(const char *domain, const char *realm)
+{
+    size_t n = strlen(domain);
+
+    if (n == 0 || strchr(domain, '.') != NULL)
+        return n > 0 && strcasecmp(domain, realm) == 0;
+    return strncasecmp(domain, realm, n) == 0 &&
+           (realm[n] == '\0' || realm[n] == '.');
+}
+
+int
+spnego_same_account(const char *krb5_name, const char *ntlm_name)
+{
+    gss_buffer_desc k = { strlen(krb5_name), (void *)krb5_name };
+    gss_buffer_desc n = { strlen(ntlm_name), (void *)ntlm_name };
+    char ku[256], kr[256], nu[256], nd[256];
+
+    split_account(&k, ku, sizeof(ku), kr, sizeof(kr));
+    split_account(&n, nu, sizeof(nu), nd, sizeof(nd));
+    return ku[0] != '\0' && strcasecmp(ku, nu) == 0 &&
+           domain_matches_realm(nd, kr);
+}
+
+/* 1 if `cred` (the default NTLM credential) is for the account `name` (a
+ * Kerberos principal) names: same user, and a domain that names its
+ * realm. */
 static int
 same_user(gss_cred_id_t cred, gss_name_t name)
 {
     gss_name_t other = GSS_C_NO_NAME;
     gss_buffer_desc a = GSS_C_EMPTY_BUFFER, b = GSS_C_EMPTY_BUFFER;
-    char ua[256] = "", ub[256] = "";
+    char an[512] = "", bn[512] = "";
     OM_uint32 minor;
 
     if (!GSS_ERROR(gss_inquire_cred(&minor, cred, &other, NULL, NULL,
                                     NULL)) &&
         !GSS_ERROR(gss_display_name(&minor, other, &a, NULL)) &&
         !GSS_ERROR(gss_display_name(&minor, name, &b, NULL))) {
-        user_part(&a, ua, sizeof(ua));
-        user_part(&b, ub, sizeof(ub));
+        (void)snprintf(an, sizeof(an), "%.*s", (int)a.length,
+                       (const char *)a.value);
+        (void)snprintf(bn, sizeof(bn), "%.*s", (int)b.length,
+                       (const char *)b.value);
     }
     (void)gss_release_buffer(&minor, &a);
     (void)gss_release_buffer(&minor, &b);
     (void)gss_release_name(&minor, &other);
-    return ua[0] != '\0' && strcmp(ua, ub) == 0;
+    return an[0] != '\0' && bn[0] != '\0' && spnego_same_account(bn, an);
 }
 
 /* One mechanism's credential for the identity of a SPNEGO credential
@@ -1095,6 +1136,32 @@ cleanup:
     (void)gss_release_buffer(&tmp, &out);
     (void)gss_delete_sec_context(&tmp, &ctx, GSS_C_NO_BUFFER);
     return n;
+}
+
+/* Keep those of oids[] (in their order) that the allow list `mechs` (NULL:
+ * any) names; returns how many are left. */
+static size_t
+keep_allowed(uint8_t oids[][32], size_t *lens, size_t n, const char *mechs)
+{
+    uint8_t allowed[SPNEGO_MAX_NEG_MECHS][32];
+    size_t alens[SPNEGO_MAX_NEG_MECHS], na, i, j, kept = 0;
+    char err[256];
+
+    if (mechs == NULL)
+        return n;
+    na = spnego_parse_mech_list(mechs, allowed, alens, SPNEGO_MAX_NEG_MECHS,
+                                err, sizeof(err));
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < na; j++) {
+            if (spnego_same_mech(oids[i], lens[i], allowed[j], alens[j]))
+                break;
+        }
+        if (j == na)
+            continue;
+        memmove(oids[kept], oids[i], lens[i]);
+        lens[kept++] = lens[i];
+    }
+    return kept;
 }
 
 /* Add each of oids[] that `cred` holds and this project drives, with
@@ -1204,11 +1271,19 @@ spnego_creds_borrow(enum spnego_role role, gss_cred_id_t cred,
     }
     spnego_only = !holds_ours(held) &&
                   set_has(held, spnego_der, sizeof(spnego_der));
-    if (spnego_only && role == SPNEGO_INITIATOR && target != GSS_C_NO_NAME) {
+    if (spnego_only && role == SPNEGO_ACCEPTOR) {
+        (void)snprintf(err, errlen, "a SPNEGO acceptor credential "
+                       "(SASL_GSS_CREDS) keeps the keytab and the mechanisms' "
+                       "credentials it was made from out of reach: lend the "
+                       "mechanism credential (Kerberos, NTLM) instead");
+        goto cleanup;
+    }
+    if (spnego_only && target != GSS_C_NO_NAME) {
         n = probe_neg_mechs(cred, target, oids, lens, SPNEGO_MAX_NEG_MECHS,
                             err, errlen);
         if (n == 0)
             goto cleanup;
+        n = keep_allowed(oids, lens, n, mechs);
     }
     if (n == 0) /* the configured order over what the credential holds */
         n = spnego_parse_mech_list(mechs != NULL ? mechs : "krb5 ntlmssp",

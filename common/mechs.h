@@ -123,7 +123,9 @@ spnego_creds_acquire(const struct spnego_cred_params *params,
  *     a credential of each mechanism for its identity (its name; for
  *     NTLM, the default NTLM credential of the same user name), and for
  *     an initiator with a target, the list and order gss_set_neg_mechs
- *     gave it (read from the NegTokenInit MIT's SPNEGO makes with it).
+ *     gave it (read from the NegTokenInit MIT's SPNEGO makes with it),
+ *     within `mechs`; refused for an acceptor (its keytab is out of
+ *     reach).
  * Returns SPNEGO_ACQUIRE_OK, or FAILED/NOMEM with a sentence in err.
  */
 enum spnego_acquire_result
@@ -131,6 +133,12 @@ spnego_creds_borrow(enum spnego_role role, gss_cred_id_t cred,
                     const char *mechs, gss_name_t target,
                     struct spnego_creds **creds_out, char *err,
                     size_t errlen);
+
+/* 1 if the NTLM account ntlm_name ("DOMAIN\\user", "user@DOMAIN") is the
+ * one the Kerberos principal krb5_name ("user@REALM") names: the same user
+ * (ignoring case) in a domain that is the realm or its first label.  Used
+ * for a SPNEGO credential's NTLM part (spnego_creds_borrow). */
+int spnego_same_account(const char *krb5_name, const char *ntlm_name);
 
 /* An empty set for `role`, to be filled with spnego_creds_add (tests,
  * scripted mechanisms).  Returns NULL on allocation failure. */

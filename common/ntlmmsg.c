@@ -169,7 +169,9 @@ parse_av(const uint8_t *p, size_t n, size_t base, struct ntlm_info *out,
             return fail_at(err, errlen, base + at, "AV pair %u of %zu bytes "
                            "runs past its field", (unsigned)id, alen);
         if (id == NTLM_AV_EOL)
-            return 1;
+            return alen == 0 ||
+                   fail_at(err, errlen, base + at, "MsvAvEOL with a length "
+                           "of %zu (it must be 0)", alen);
         if (id == NTLM_AV_FLAGS && alen == 4 &&
             (le32(p + at + 4) & AV_FLAG_MIC_PRESENT))
             out->mic_present = 1;

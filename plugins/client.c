@@ -522,9 +522,15 @@ borrow_creds(struct client_conn *k, sasl_client_params_t *cp,
     else if (r != SASL_OK)
         return r;
     free_prompts(k, cp->utils);
-    r = import_target(k, cp);
+    if (k->target == GSS_C_NO_NAME)
+        r = import_target(k, cp);
     if (r != SASL_OK)
         return r;
+    /* An earlier round may have found credentials before the prompts
+     * that gave the application the chance to lend its own. */
+    spnego_creds_free(k->own);
+    k->own = NULL;
+    k->creds = NULL;
     got = spnego_creds_borrow(SPNEGO_INITIATOR,
                               (gss_cred_id_t)cp->gss_creds, o->mechs,
                               k->target, &k->own, err, sizeof(err));

@@ -495,6 +495,10 @@ code_text(int code)
         return "out of memory";
     case SASL_BADPARAM:
         return "bad parameter";
+    case SASL_NOAUTHZ:
+        return "authorization failure";
+    case SASL_NOUSER:
+        return "user not found";
     default:
         return "generic failure";
     }

@@ -24,6 +24,7 @@
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 
+#include "mechs.h"
 #include "sasl-harness.h"
 
 static gss_OID_desc krb5_oid = { 9, (void *)"\x2a\x86\x48\x86\xf7\x12\x01"
@@ -223,7 +224,113 @@ client_cred_without_mechanism_we_negotiate(void **st)
     release_checked(&cred);
 }
 
+/* Its list is still within spnego_mechs: [ntlmssp, krb5] with the
+ * administrator's krb5 offers krb5 only. */
+static void
+client_spnego_cred_within_allow_list(void **st)
+{
+    gss_OID_desc both[2] = { ntlm_oid, krb5_oid };
+    gss_OID_set_desc spnego = { 1, &spnego_oid }, list = { 2, both };
+    gss_cred_id_t cred = default_cred(&spnego, GSS_C_INITIATE, GSS_C_NO_NAME);
+    struct hx_opts c = { .mechs = "krb5" };
+    struct hx_session *s;
+    OM_uint32 minor;
+
+    (void)st;
+    assert_false(GSS_ERROR(gss_set_neg_mechs(&minor, cred, &list)));
+    s = hx_session_new(&c, NULL, SASL_SUCCESS_DATA);
+    assert_int_equal(sasl_setprop(s->client, SASL_GSS_CREDS, cred), SASL_OK);
+    hx_exchange(s, NULL, NULL);
+    assert_bound(s, "alice", "krb5");
+    assert_non_null(strstr(s->slog.text, "initiator offers: krb5 "));
+    hx_session_free(s);
+    release_checked(&cred);
+}
+
+/* As libldap does it: the credential is lent from the interaction
+ * callback, after a first round that found alice's stored credentials and
+ * asked for the authorization name.  The next round uses bob's (and frees
+ * what the first found: the sanitizer and valgrind runs check). */
+static void
+client_cred_lent_between_prompt_rounds(void **st)
+{
+    struct hx_opts c = { .authname = "alice", .prompt = HX_PROMPT_USER };
+    gss_cred_id_t cred = bob_cred(&krb5_oid, "bob");
+    struct hx_session *s = hx_session_new(&c, NULL, SASL_SUCCESS_DATA);
+    sasl_interact_t *prompts = NULL, *p;
+    const char *out = NULL, *mech = NULL, *sout = NULL;
+    unsigned outlen = 0, soutlen = 0;
+    int rc, src;
+
+    (void)st;
+    rc = sasl_client_start(s->client, "GSS-SPNEGO", &prompts, &out, &outlen,
+                           &mech);
+    assert_int_equal(rc, SASL_INTERACT);
+    assert_int_equal(sasl_setprop(s->client, SASL_GSS_CREDS, cred), SASL_OK);
+    for (p = prompts; p->id != SASL_CB_LIST_END; p++) {
+        p->result = "";
+        p->len = 0;
+    }
+    rc = sasl_client_start(s->client, "GSS-SPNEGO", &prompts, &out, &outlen,
+                           &mech);
+    assert_int_equal(rc, SASL_CONTINUE);
+    src = sasl_server_start(s->server, "GSS-SPNEGO", out, outlen, &sout,
+                            &soutlen);
+    while (src == SASL_CONTINUE && rc == SASL_CONTINUE) {
+        rc = sasl_client_step(s->client, sout, soutlen, NULL, &out, &outlen);
+        if (rc == SASL_CONTINUE || (rc == SASL_OK && outlen > 0))
+            src = sasl_server_step(s->server, out, outlen, &sout, &soutlen);
+    }
+    if (src == SASL_OK && rc == SASL_CONTINUE)
+        rc = sasl_client_step(s->client, sout, soutlen, NULL, &out, &outlen);
+    assert_int_equal(src, SASL_OK);
+    assert_int_equal(rc, SASL_OK);
+    assert_string_equal(hx_username(s->server), "bob");
+    hx_session_free(s);
+    release_checked(&cred);
+}
+
+/* ---- which NTLM account a Kerberos name names ---- */
+
+static void
+same_account_rule(void **st)
+{
+    (void)st;
+    assert_true(spnego_same_account("alice@SPNEGO.TEST", "SPNEGO\\alice"));
+    assert_true(spnego_same_account("alice@SPNEGO.TEST", "alice@SPNEGO"));
+    assert_true(spnego_same_account("Alice@SPNEGO.TEST", "spnego\\alice"));
+    assert_true(spnego_same_account("alice@SPNEGO.TEST",
+                                    "SPNEGO.TEST\\alice"));
+    /* another domain's alice is another account */
+    assert_false(spnego_same_account("alice@SPNEGO.TEST", "OTHER\\alice"));
+    assert_false(spnego_same_account("alice@SPNEGO.TEST",
+                                     "SPNEGOX\\alice"));
+    assert_false(spnego_same_account("alice@SPNEGO.TEST",
+                                     "CHILD.SPNEGO.TEST\\alice"));
+    assert_false(spnego_same_account("alice@SPNEGO.TEST", "alice"));
+    assert_false(spnego_same_account("alice@SPNEGO.TEST", "SPNEGO\\bob"));
+}
+
 /* ---- the server ---- */
+
+/* A SPNEGO acceptor credential hides the keytab it was made from: refused
+ * (not silently replaced by the default keytab). */
+static void
+server_spnego_cred_refused(void **st)
+{
+    gss_OID_set_desc spnego = { 1, &spnego_oid };
+    gss_cred_id_t cred = default_cred(&spnego, GSS_C_ACCEPT, GSS_C_NO_NAME);
+    struct hx_session *s;
+
+    (void)st;
+    s = bind_with(GSS_C_NO_CREDENTIAL, cred);
+    assert_int_not_equal(s->server_rc, SASL_OK);
+    assert_non_null(strstr(hx_errdetail(s->server), "a SPNEGO acceptor "
+                                                    "credential"));
+    assert_string_equal(s->slog.complete, "");
+    hx_session_free(s);
+    release_checked(&cred);
+}
 
 /* A credential for the right keytab entry accepts; one for another entry
  * of the same keytab (HTTP/host) does not, although the keytab holds
@@ -293,6 +400,12 @@ main(void)
         cmocka_unit_test_teardown(client_union_cred, hx_teardown),
         cmocka_unit_test_teardown(client_cred_without_mechanism_we_negotiate,
                                   hx_teardown),
+        cmocka_unit_test_teardown(client_spnego_cred_within_allow_list,
+                                  hx_teardown),
+        cmocka_unit_test_teardown(client_cred_lent_between_prompt_rounds,
+                                  hx_teardown),
+        cmocka_unit_test_teardown(same_account_rule, hx_teardown),
+        cmocka_unit_test_teardown(server_spnego_cred_refused, hx_teardown),
         cmocka_unit_test_teardown(server_cred_for_one_keytab_entry,
                                   hx_teardown),
         cmocka_unit_test_teardown(server_krb5_cred_leaves_out_ntlm,

@@ -1738,7 +1738,7 @@ static const struct mcase cases[] = {
         NULL),
     SRV_NORAW(server_bare_ntlmssp_message, b_bare_ntlmssp, SASL_BADPROT,
               "a bare NTLMSSP message without SPNEGO (as some Windows LDAP "
-              "clients send): not accepted here (spnego_raw_tokens no)"),
+              "clients send): not accepted here (spnego_raw_tokens no"),
     /* sizes */
     SRV_OPT(server_over_spnego_max_token, b_real, SASL_BADPROT,
             "over the limit of 200 bytes (raise spnego_max_token", NULL,

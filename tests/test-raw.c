@@ -280,6 +280,22 @@ raw_ntlm_refused_when_off(void **st)
     raw_free(&r);
 }
 
+/* An administrator who wants a mechListMIC always gets no bare exchange,
+ * which has none. */
+static void
+raw_refused_when_mic_always(void **st)
+{
+    struct hx_opts s = { .send_mic = "always" };
+    struct raw r;
+
+    (void)st;
+    run_raw(&r, &s, NTLM, sizeof(NTLM), LAYER_FLAGS, NULL);
+    assert_int_equal(r.rc, SASL_BADPROT);
+    assert_non_null(strstr(hx_errdetail(r.x->server),
+                           "spnego_send_mic always"));
+    raw_free(&r);
+}
+
 static void
 raw_ntlm_not_allowed(void **st)
 {
@@ -354,6 +370,7 @@ main(void)
         cmocka_unit_test_teardown(raw_ntlm_without_signing, hx_teardown),
         cmocka_unit_test_teardown(raw_ntlm_refused_when_off, hx_teardown),
         cmocka_unit_test_teardown(raw_ntlm_not_allowed, hx_teardown),
+        cmocka_unit_test_teardown(raw_refused_when_mic_always, hx_teardown),
         cmocka_unit_test_teardown(bare_ap_req_in_spnego_is_framed,
                                   hx_teardown),
     };

@@ -1194,8 +1194,11 @@ tree_ntlm_av(FILE *out, const char *indent, const struct ntlm_info *m)
         if (name == NULL)
             fprintf(out, " %u", (unsigned)a->id);
         if (a->id == NTLM_AV_FLAGS && a->value.len == 4)
-            fprintf(out, ": 0x%08x%s", (unsigned)(a->value.data[0] |
-                                                  a->value.data[1] << 8),
+            fprintf(out, ": 0x%08x%s",
+                    (unsigned)a->value.data[0] |
+                        (unsigned)a->value.data[1] << 8 |
+                        (unsigned)a->value.data[2] << 16 |
+                        (unsigned)a->value.data[3] << 24,
                     (a->value.data[0] & 2) ? " (MIC present)" : "");
         else if (a->id >= 1 && a->id <= 5)
             put_ntlm_string((fputs(": ", out), out), &a->value, 1, 0);
@@ -1334,7 +1337,7 @@ put_krb_bytes(FILE *out, const uint8_t *p, size_t len, int json)
     for (j = 0; j < len; j++) {
         unsigned c = p[j];
 
-        if (c >= 0x20 && c < 0x7f && !(json && (c == '"' || c == '\\')))
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
             fputc((int)c, out);
         else if (json)
             fprintf(out, "\\u%04x", c);
