@@ -123,6 +123,17 @@ check_readable(const char *what, const char *path, const char *user,
 
 /* ---- Kerberos ---- */
 
+/* libkrb5's message for ret, copied into buf (the library's copy freed). */
+static const char *
+krb_text(krb5_context ctx, krb5_error_code ret, char *buf, size_t size)
+{
+    const char *msg = krb5_get_error_message(ctx, ret);
+
+    (void)snprintf(buf, size, "%s", msg != NULL ? msg : "unknown error");
+    krb5_free_error_message(ctx, msg);
+    return buf;
+}
+
 static const char *
 keytab_path(const char *name)
 {
@@ -174,7 +185,7 @@ check_service_ticket(krb5_context ctx, krb5_keytab kt, krb5_principal princ,
     krb5_creds in, *out = NULL;
     krb5_ticket *tkt = NULL;
     krb5_error_code ret;
-    char etype[64];
+    char etype[64], text[512];
     int has = 0;
 
     memset(&in, 0, sizeof(in));
@@ -191,7 +202,7 @@ check_service_ticket(krb5_context ctx, krb5_keytab kt, krb5_principal princ,
         ret = krb5_decode_ticket(&out->ticket, &tkt);
     if (ret != 0) {
         problem("check the KDC's log", "no service ticket for %s: %s",
-                pname, krb5_get_error_message(ctx, ret));
+                pname, krb_text(ctx, ret, text, sizeof(text)));
         goto cleanup;
     }
     if (krb5_enctype_to_name(tkt->enc_part.enctype, 0, etype,
@@ -256,6 +267,7 @@ check_kdc(krb5_context ctx, krb5_keytab kt, krb5_principal princ,
     krb5_get_init_creds_opt *opts = NULL;
     krb5_creds creds;
     krb5_error_code ret;
+    char text[512];
     long skew;
 
     memset(&creds, 0, sizeof(creds));
@@ -265,7 +277,7 @@ check_kdc(krb5_context ctx, krb5_keytab kt, krb5_principal princ,
     if (ret == KRB5KRB_AP_ERR_SKEW) {
         problem("synchronise the clocks (NTP)", "the clock differs from the "
                 "KDC's by more than libkrb5 allows: %s",
-                krb5_get_error_message(ctx, ret));
+                krb_text(ctx, ret, text, sizeof(text)));
         goto cleanup;
     }
     if (ret == KRB5KRB_AP_ERR_BAD_INTEGRITY ||
@@ -275,14 +287,14 @@ check_kdc(krb5_context ctx, krb5_keytab kt, krb5_principal princ,
                 "the keytab's keys for %s are not the KDC's (%s): the "
                 "password or key was changed since the keytab was made, so "
                 "every client's ticket will be refused", pname,
-                krb5_get_error_message(ctx, ret));
+                krb_text(ctx, ret, text, sizeof(text)));
         explain_stale_key(ctx, princ, pname);
         goto cleanup;
     }
     if (ret != 0) {
         problem("check that the KDC is reachable (krb5.conf) and that the "
                 "principal exists", "the KDC refused %s's keys: %s", pname,
-                krb5_get_error_message(ctx, ret));
+                krb_text(ctx, ret, text, sizeof(text)));
         goto cleanup;
     }
     ok("the KDC accepts %s's keys", pname);
@@ -443,6 +455,7 @@ main(int argc, char **argv)
     char service[256], *at;
     int i;
 
+    (void)setvbuf(stdout, NULL, _IOLBF, 0); /* whole lines, even on abort */
     for (i = 1; i < argc - 1; i += 2) {
         if (strcmp(argv[i], "--keytab") == 0)
             ktopt = argv[i + 1];
