@@ -969,20 +969,8 @@ cleanup:
 
 /* ---- credentials the application lends (SASL_GSS_CREDS) ---- */
 
-static const uint8_t spnego_der[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02 };
-
-static int
-set_has(gss_OID_set set, const uint8_t *oid, size_t len)
-{
-    size_t i;
-
-    for (i = 0; set != GSS_C_NO_OID_SET && i < set->count; i++) {
-        if (set->elements[i].length == len &&
-            memcmp(set->elements[i].elements, oid, len) == 0)
-            return 1;
-    }
-    return 0;
-}
+static const gss_OID_desc spnego_oid = { 6,
+                                         (void *)"\x2b\x06\x01\x05\x05\x02" };
 
 /* Split a display name ("user@REALM", "DOMAIN\\user", "user@DOMAIN"; a
  * trailing NUL, as gss-ntlmssp 1.2.0 adds, ignored) into its user and
@@ -1014,19 +1002,6 @@ split_account(const gss_buffer_desc *disp, char *user, size_t usize,
                    at + 1);
 }
 
-/* The NTLM domain names the Kerberos realm: the same name, or its first
- * label (SPNEGO for SPNEGO.TEST), ignoring case. */
-static int
-domain_matches_realm(const char *domain, const char *realm)
-{
-    size_t n = strlen(domain);
-
-    if (n == 0 || strchr(domain, '.') != NULL)
-        return n > 0 && strcasecmp(domain, realm) == 0;
-    return strncasecmp(domain, realm, n) == 0 &&
-           (realm[n] == '\0' || realm[n] == '.');
-}
-
 int
 spnego_same_account(const char *krb5_name, const char *ntlm_name)
 {
@@ -1037,7 +1012,7 @@ spnego_same_account(const char *krb5_name, const char *ntlm_name)
     split_account(&k, ku, sizeof(ku), kr, sizeof(kr));
     split_account(&n, nu, sizeof(nu), nd, sizeof(nd));
     return ku[0] != '\0' && strcasecmp(ku, nu) == 0 &&
-           domain_matches_realm(nd, kr);
+           domain_names_realm(nd, strlen(nd), kr);
 }
 
 /* 1 if `cred` (the default NTLM credential) is for the account `name` (a
@@ -1105,7 +1080,7 @@ probe_neg_mechs(gss_cred_id_t cred, gss_name_t target,
                 uint8_t oids[][32], size_t *lens, size_t max, char *err,
                 size_t errlen)
 {
-    gss_OID_desc spnego = { sizeof(spnego_der), (void *)spnego_der };
+    gss_OID_desc spnego = spnego_oid;
     gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
     gss_buffer_desc out = GSS_C_EMPTY_BUFFER;
     struct negtoken tok;
@@ -1178,8 +1153,7 @@ add_borrowed(struct spnego_creds *creds, gss_cred_id_t cred,
                                                              lens[i]);
         gss_OID_desc wire = { (OM_uint32)lens[i], oids[i] };
 
-        if (mech == NULL || !set_has(held, mech->oid.elements,
-                                     mech->oid.length))
+        if (mech == NULL || !mech_available(held, &mech->oid))
             continue;
         if (!spnego_creds_add(creds, mech, &wire, GSS_C_NO_CREDENTIAL))
             continue;
@@ -1270,7 +1244,7 @@ spnego_creds_borrow(enum spnego_role role, gss_cred_id_t cred,
         goto cleanup;
     }
     spnego_only = !holds_ours(held) &&
-                  set_has(held, spnego_der, sizeof(spnego_der));
+                  mech_available(held, &spnego_oid);
     if (spnego_only && role == SPNEGO_ACCEPTOR) {
         (void)snprintf(err, errlen, "a SPNEGO acceptor credential "
                        "(SASL_GSS_CREDS) keeps the keytab and the mechanisms' "

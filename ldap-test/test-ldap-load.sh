@@ -42,6 +42,8 @@
 : "${top_builddir:=$top_srcdir}"
 export top_srcdir top_builddir
 . "$top_srcdir/tests/tap.sh"
+# shellcheck source=tests/proc.sh
+. "$top_srcdir/tests/proc.sh"
 
 FIXTURE=$top_srcdir/ldap-test/slapd-fixture
 ALICE_DN=uid=alice,ou=people,dc=spnego,dc=test
@@ -139,15 +141,6 @@ server_down() {
     "$FIXTURE" stop "$TMP/slapd-$1"
 }
 
-# True while PID exists and is not a zombie.
-alive() {
-    kill -0 "$1" 2>/dev/null || return 1
-    if [ -r "/proc/$1/status" ]; then
-        [ "$(awk '$1 == "State:" { print $2; exit }' "/proc/$1/status" 2>/dev/null)" != Z ]
-        return
-    fi
-    return 0
-}
 
 # run CMD...: CMD without a controlling terminal (password prompts read
 # stdin), under a timeout.

@@ -24,6 +24,8 @@
 : "${top_builddir:=$top_srcdir}"
 export top_srcdir top_builddir
 . "$top_srcdir/tests/tap.sh"
+# shellcheck source=tests/proc.sh
+. "$top_srcdir/tests/proc.sh"
 
 FIXTURE=$top_srcdir/ldap-test/slapd-fixture
 CLIENT_TIMEOUT=60      # seconds for one client command
@@ -125,15 +127,6 @@ server_failed() {
     fi
 }
 
-# True while PID exists and is not a zombie.
-alive() {
-    kill -0 "$1" 2>/dev/null || return 1
-    if [ -r "/proc/$1/status" ]; then
-        [ "$(awk '$1 == "State:" { print $2; exit }' "/proc/$1/status" 2>/dev/null)" != Z ]
-        return
-    fi
-    return 0
-}
 
 # run CMD...: CMD with the sanitizer runtime preloaded when the plugin
 # needs it (LDAP_TEST_PRELOAD), without a controlling terminal (password

@@ -59,6 +59,8 @@ fi
 export top_srcdir top_builddir
 # shellcheck source=tests/tap.sh
 . "$top_srcdir/tests/tap.sh"
+# shellcheck source=tests/proc.sh
+. "$top_srcdir/tests/proc.sh"
 
 HERE=$top_srcdir/ldap-test
 DCTL=$HERE/samba/samba-dc
@@ -160,15 +162,6 @@ NOCC=KRB5CCNAME=FILE:$T/no.cc
 
 # ---- helpers ---------------------------------------------------------------------
 
-# True while PID exists and is not a zombie.
-alive() {
-    kill -0 "$1" 2>/dev/null || return 1
-    if [ -r "/proc/$1/status" ]; then
-        [ "$(awk '$1 == "State:" { print $2; exit }' "/proc/$1/status" 2>/dev/null)" != Z ]
-        return
-    fi
-    return 0
-}
 
 now_ms() {
     t=${EPOCHREALTIME/[.,]/}

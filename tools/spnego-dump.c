@@ -954,26 +954,34 @@ static void json_ntlm(FILE *out, const uint8_t *msg, size_t len);
 static void json_krb(FILE *out, const uint8_t *tok, size_t len);
 static int krb_detailed(const struct inner_id *id);
 
-/* KEY: the NTLMSSP message inside a token field, if it holds one; KEY with
- * "Ntlm" replaced by "Krb5": the Kerberos message, if it holds one. */
+/* {"error": TEXT}: an inner message that does not decode. */
 static void
-json_inner_ntlm(struct json *j, const char *key,
-                const struct negtoken_bytes *b)
+put_json_error_object(FILE *out, const char *text)
+{
+    fputs("{\"error\": ", out);
+    put_json_cstring(out, text);
+    fputc('}', out);
+}
+
+/* FIELDNtlm or FIELDKrb5: the NTLMSSP or Kerberos message a token field
+ * holds, if it holds one. */
+static void
+json_inner(struct json *j, const char *field, const struct negtoken_bytes *b)
 {
     struct inner_id id;
-    char krb_key[40];
-    size_t n = strlen(key);
+    char key[40];
 
     if (ntlm_message_type(b->data, b->len) != 0) {
+        (void)snprintf(key, sizeof(key), "%sNtlm", field);
         json_key(j, key);
         json_ntlm(j->out, b->data, b->len);
         return;
     }
     identify_inner(b->data, b->len, &id);
-    if (!krb_detailed(&id) || n < 4 || n >= sizeof(krb_key))
+    if (!krb_detailed(&id))
         return;
-    (void)snprintf(krb_key, sizeof(krb_key), "%.*sKrb5", (int)(n - 4), key);
-    json_key(j, krb_key);
+    (void)snprintf(key, sizeof(key), "%sKrb5", field);
+    json_key(j, key);
     json_krb(j->out, b->data, b->len);
 }
 
@@ -996,11 +1004,13 @@ print_json(FILE *out, const struct negtoken *tok)
         json_mech_types(&j, tok);
     if (tok->has_req_flags)
         json_req_flags(&j, tok);
-    if (tok->has_mech_token) {
+    if (tok->has_mech_token)
         json_length(&j, "mechToken", &tok->mech_token);
-        json_inner_ntlm(&j, tok->type == NEGTOKEN_NTLMSSP ? "ntlm"
-                                                         : "mechTokenNtlm",
-                        &tok->mech_token);
+    if (tok->type == NEGTOKEN_NTLMSSP) {
+        json_key(&j, "ntlm");
+        json_ntlm(out, tok->mech_token.data, tok->mech_token.len);
+    } else if (tok->has_mech_token) {
+        json_inner(&j, "mechToken", &tok->mech_token);
     }
     if (tok->has_neg_hints)
         json_neg_hints(&j, tok);
@@ -1016,7 +1026,7 @@ print_json(FILE *out, const struct negtoken *tok)
     }
     if (tok->has_response_token) {
         json_length(&j, "responseToken", &tok->response_token);
-        json_inner_ntlm(&j, "responseTokenNtlm", &tok->response_token);
+        json_inner(&j, "responseToken", &tok->response_token);
     }
     if (tok->has_mic)
         json_length(&j, "mechListMIC", &tok->mic);
@@ -1260,9 +1270,7 @@ json_ntlm(FILE *out, const uint8_t *msg, size_t len)
     size_t i;
 
     if (!ntlm_decode(msg, len, &m, err, sizeof(err))) {
-        fputs("{\"error\": ", out);
-        put_json_cstring(out, err);
-        fputc('}', out);
+        put_json_error_object(out, err);
         return;
     }
     fprintf(out, "{\"message\": \"%s\", \"flags\": [",
@@ -1429,9 +1437,7 @@ json_krb(FILE *out, const uint8_t *tok, size_t len)
     char err[256];
 
     if (!krb_decode(tok, len, &k, err, sizeof(err))) {
-        fputs("{\"error\": ", out);
-        put_json_cstring(out, err);
-        fputc('}', out);
+        put_json_error_object(out, err);
         return;
     }
     fprintf(out, "{\"message\": \"%s\"",
