@@ -7,8 +7,17 @@
  * Encoding wraps in place with gss_wrap_iov into one reusable buffer (one
  * copy of the plaintext, none of the token); decoding reassembles packets
  * from any fragmentation of the input stream into one reusable buffer and
- * unwraps them with gss_unwrap.  Replayed or out-of-order packets fail.  Output pointers stay valid until the next call
- * on the same direction.  One layer is used by one thread at a time.
+ * unwraps them with gss_unwrap.  Replayed or out-of-order packets fail.
+ * Output pointers stay valid until the next call on the same direction.
+ * One layer is used by one thread at a time.
+ *
+ * The fast path: for a Kerberos context with RFC 4121 tokens and an AES
+ * enctype, the layer takes the context's keys and sequence numbers once
+ * (MIT's lucid context, without destroying the context) and makes and
+ * checks the same tokens itself on libcrypto (cfx.h), in place in the
+ * same buffers.  The choice is made once, at init; from then on every
+ * token of the context goes through the chosen path (two paths would
+ * reuse sequence numbers).
  */
 #ifndef SPNEGO_LAYER_H
 #define SPNEGO_LAYER_H
@@ -25,6 +34,17 @@ enum layer_status {
     LAYER_BAD_MAC,    /* gss_unwrap refused the token */
     LAYER_NOMEM,
     LAYER_FAIL        /* gss_wrap failed, or the stream already failed */
+};
+
+struct cfx;
+
+/* Whether and how to try the fast path. */
+struct spnego_layer_fast {
+    int enable;          /* try it (else gss_wrap/gss_unwrap) */
+    unsigned peer_mics;  /* per-message tokens of the peer the context
+                          * verified before the layer (SPNEGO's
+                          * mechListMIC): each used a sequence number
+                          * that MIT's lucid context does not count */
 };
 
 struct layer_buf {
@@ -46,6 +66,8 @@ struct spnego_layer {
     struct layer_buf pkt;        /* the packet being reassembled */
     struct layer_buf dec;        /* plaintext of several packets */
     int failed;                  /* decode stream is unusable */
+    struct cfx *fast;            /* owned: the fast path, or NULL */
+    char path[160];              /* which path and why, for the log */
     char err[256];
 };
 
@@ -55,12 +77,16 @@ struct spnego_layer {
  * length field may exceed recv_max by the mechanism's wrap overhead (a
  * peer such as Cyrus' libgssapiv2 fills packets with maxbufsize bytes of
  * data).
- * maxoutbuf is derived with gss_wrap_size_limit.  Returns LAYER_OK, or an
- * error with l->err set.
+ * maxoutbuf is derived with gss_wrap_size_limit (fast path: from the
+ * token overhead).  fast NULL: gss_wrap/gss_unwrap.  Returns LAYER_OK
+ * with l->path saying which path was chosen and why, or an error with
+ * l->err set (a fast path that cannot start is not an error: the layer
+ * stays on GSS-API).  spnego_layer_cleanup is needed in both cases.
  */
 enum layer_status spnego_layer_init(struct spnego_layer *l, gss_ctx_id_t gss,
                                     int conf, size_t send_max,
-                                    size_t recv_max);
+                                    size_t recv_max,
+                                    const struct spnego_layer_fast *fast);
 
 /* Encode the concatenation of iov[0..n) into packets of at most
  * maxoutbuf plaintext bytes each; *out points into the layer. */
@@ -75,7 +101,8 @@ enum layer_status spnego_layer_decode(struct spnego_layer *l,
                                       const uint8_t *in, size_t in_len,
                                       const uint8_t **out, size_t *out_len);
 
-/* Zero and free the buffers (they held plaintext).  Safe twice. */
+/* Zero and free the buffers (they held plaintext) and the fast path's
+ * keys.  Safe twice. */
 void spnego_layer_cleanup(struct spnego_layer *l);
 
 #endif /* SPNEGO_LAYER_H */

@@ -33,6 +33,16 @@
  * byte chooses a bit of the encoded stream to flip (0: none) and the rest
  * is plaintext, encoded by the peer's layer and decoded again.
  *
+ * Kerberos, with imported contexts (FUZZ_LAYER_CTX), is differential:
+ * every input runs twice, on the layer's fast path (RFC 4121 tokens made
+ * and checked on libcrypto, common/cfx.c) and on MIT's gss_wrap and
+ * gss_unwrap, each from its own import of the same context, and both
+ * must agree: the same status and the same plaintext delivered.  In a
+ * round trip, the fast encoder's packets go to MIT's decoder and MIT's
+ * encoder's packets to the fast decoder, with the same bit flipped.
+ * (A live pair cannot be imported twice: there, Kerberos runs on MIT's
+ * path only.)
+ *
  * Checks: the plaintext delivered never exceeds the bytes received;
  * every output is readable for its length; a failure sets the reason and
  * every later decode fails with no output; an empty decode delivers
@@ -350,17 +360,42 @@ feed(struct spnego_layer *l, const uint8_t *in, size_t len, unsigned chunks,
     }
 }
 
+/* fast: the fast path, which must then start (Kerberos only). */
 static void
-layer_up(struct spnego_layer *l, gss_ctx_id_t ctx, unsigned mode)
+layer_up(struct spnego_layer *l, gss_ctx_id_t ctx, unsigned mode, int fast)
 {
     size_t send_max = (mode & MODE_SMALL) ? SMALL_MAX : PLUGIN_SEND_MAX;
     size_t recv_max = (mode & MODE_SMALL) ? SMALL_MAX : PLUGIN_RECV_MAX;
+    struct spnego_layer_fast f = { fast, 0 };
 
     if (spnego_layer_init(l, ctx, !(mode & MODE_INTEG), send_max,
-                          recv_max) != LAYER_OK) {
+                          recv_max, &f) != LAYER_OK) {
         fprintf(stderr, "%s: spnego_layer_init: %s\n", prog, l->err);
         abort();
     }
+    if (fast && l->fast == NULL) {
+        fprintf(stderr, "%s: the fast path did not start: %s\n", prog,
+                l->path);
+        abort();
+    }
+}
+
+/* Whether inputs of this mode also run on the fast path. */
+static int
+differential(unsigned mode)
+{
+    return !(mode & MODE_NTLMSSP) && sources[FUZZ_KRB5].use_tokens;
+}
+
+/* The fast path and MIT's must have done the same with the same input. */
+static void
+check_same(const struct fed *mit, const struct fed *fast)
+{
+    if ((mit->st == LAYER_OK) != (fast->st == LAYER_OK))
+        fail_check("the fast layer and MIT's disagree on accepting a stream");
+    if (mit->out_len != fast->out_len ||
+        (mit->out_len > 0 && memcmp(mit->out, fast->out, mit->out_len) != 0))
+        fail_check("the fast layer and MIT's delivered different plaintext");
 }
 
 /* ---- the two modes ---- */
@@ -413,13 +448,25 @@ decode_mode(unsigned mode, const uint8_t *in, size_t len)
     struct fed f;
 
     ctx = get_ctx(mech, (mode & MODE_INITIATOR_DECODES) ? 0 : 1);
-    layer_up(&l, ctx, mode);
+    layer_up(&l, ctx, mode, 0);
     feed(&l, in, len, mode & MODE_CHUNKS, (uint32_t)len * 2654435761u, &f);
     check_expected(&f);
-    free(f.out);
     spnego_layer_cleanup(&l);
     spnego_layer_cleanup(&l);
     put_ctx(mech, &ctx);
+    if (differential(mode)) {
+        struct fed g;
+
+        ctx = get_ctx(mech, (mode & MODE_INITIATOR_DECODES) ? 0 : 1);
+        layer_up(&l, ctx, mode, 1);
+        feed(&l, in, len, mode & MODE_CHUNKS, (uint32_t)len * 2654435761u,
+             &g);
+        check_same(&f, &g);
+        free(g.out);
+        spnego_layer_cleanup(&l);
+        put_ctx(mech, &ctx);
+    }
+    free(f.out);
 }
 
 /* Packets: 0 < length, 4 + length <= limit, exactly covering buf. */
@@ -443,9 +490,12 @@ count_packets(const uint8_t *buf, size_t len, size_t limit)
     return n;
 }
 
+/* One round trip: encoded on the fast path or MIT's (enc_fast), decoded
+ * on the other one when differential, else on MIT's; *f gets what was
+ * delivered. */
 static void
-round_trip_mode(unsigned mode, unsigned flip, const uint8_t *plain,
-                size_t len)
+round_trip(unsigned mode, unsigned flip, const uint8_t *plain, size_t len,
+           int enc_fast, struct fed *f)
 {
     enum fuzz_mech mech = mech_of(mode);
     int dec_side = (mode & MODE_INITIATOR_DECODES) ? 0 : 1;
@@ -456,10 +506,9 @@ round_trip_mode(unsigned mode, unsigned flip, const uint8_t *plain,
     const uint8_t *out = NULL;
     size_t out_len = 0, packets, want;
     uint8_t *wire;
-    struct fed f;
 
-    layer_up(&enc, enc_ctx, mode);
-    layer_up(&dec, dec_ctx, mode);
+    layer_up(&enc, enc_ctx, mode, enc_fast);
+    layer_up(&dec, dec_ctx, mode, differential(mode) && !enc_fast);
     /* three pieces, to go through the gathering of iovecs */
     iov[0].iov_base = (void *)plain;
     iov[0].iov_len = len / 3;
@@ -481,17 +530,32 @@ round_trip_mode(unsigned mode, unsigned flip, const uint8_t *plain,
 
         wire[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
-    feed(&dec, wire, out_len, mode & MODE_CHUNKS, (uint32_t)len + 1u, &f);
-    if (f.out_len > len || (f.out_len > 0 && memcmp(f.out, plain, f.out_len) != 0))
+    feed(&dec, wire, out_len, mode & MODE_CHUNKS, (uint32_t)len + 1u, f);
+    if (f->out_len > len ||
+        (f->out_len > 0 && memcmp(f->out, plain, f->out_len) != 0))
         fail_check("delivered plaintext that was never sent");
-    if (flip == 0 && (f.st != LAYER_OK || f.out_len != len))
+    if (flip == 0 && (f->st != LAYER_OK || f->out_len != len))
         fail_check("a round trip did not deliver the plaintext");
-    free(f.out);
     free(wire);
     spnego_layer_cleanup(&enc);
     spnego_layer_cleanup(&dec);
     put_ctx(mech, &enc_ctx);
     put_ctx(mech, &dec_ctx);
+}
+
+static void
+round_trip_mode(unsigned mode, unsigned flip, const uint8_t *plain,
+                size_t len)
+{
+    struct fed f, g;
+
+    round_trip(mode, flip, plain, len, 0, &f);
+    if (differential(mode)) {
+        round_trip(mode, flip, plain, len, 1, &g);
+        check_same(&f, &g);
+        free(g.out);
+    }
+    free(f.out);
 }
 
 int

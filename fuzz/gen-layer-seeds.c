@@ -78,7 +78,7 @@ encode(struct stream *s, int side, int conf, int small,
     if (!fuzz_gss_import(&tok[mech][side], &ctx))
         die("gss_import_sec_context failed");
     if (spnego_layer_init(&l, ctx, conf, small ? 4096 : 65536,
-                          small ? 4096 : 0xffffff) != LAYER_OK)
+                          small ? 4096 : 0xffffff, NULL) != LAYER_OK)
         die(l.err);
     for (i = 0; i < n; i++) {
         struct iovec iov = { (void *)plain[i], len[i] };

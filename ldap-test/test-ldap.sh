@@ -132,8 +132,9 @@ server_failed() {
 # needs it (LDAP_TEST_PRELOAD), without a controlling terminal (password
 # prompts read stdin), under a timeout.
 run() {
-    if [ -n "${LDAP_TEST_PRELOAD:-}" ]; then
-        timeout "$CLIENT_TIMEOUT" env LD_PRELOAD="$LDAP_TEST_PRELOAD" \
+    if [ -n "${LDAP_TEST_PRELOAD:-}${RUN_PRELOAD:-}" ]; then
+        timeout "$CLIENT_TIMEOUT" \
+            env LD_PRELOAD="${LDAP_TEST_PRELOAD:-}${RUN_PRELOAD:+ $RUN_PRELOAD}" \
             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
             setsid -w "$@"
     else
@@ -300,12 +301,16 @@ BIG_FILTER=$(awk 'BEGIN { printf "(|(uid=alice)"; for (i = 0; i < 21000; i++) pr
 BIG_ATTRS=$(awk 'BEGIN { for (i = 0; i < 4000; i++) printf "uid " }')
 
 # photo_put NAME: ldapmodify alice's 1 MiB jpegPhoto (SASL layer required).
+# PHOTO_OPTS: more ldapmodify/ldapsearch options (e.g. -O maxssf=1), with
+# the SSF wanted in PHOTO_SSF (default >=56).
 photo_put() {
     mark
-    client "$1" ldapmodify -Y GSS-SPNEGO -H "$LDAP_TEST_URI" -f "$T/photo.ldif"
+    # shellcheck disable=SC2086 # PHOTO_OPTS is a list of words
+    client "$1" ldapmodify -Y GSS-SPNEGO -H "$LDAP_TEST_URI" ${PHOTO_OPTS:-} \
+        -f "$T/photo.ldif"
     p_c=$(client_ssf)
     p_ok=1
-    if [ "$RC" = 0 ] && ssf_ok "$p_c" ">=56" &&
+    if [ "$RC" = 0 ] && ssf_ok "$p_c" "${PHOTO_SSF:->=56}" &&
         wait_log 'op=[0-9]+ RESULT tag=103 err=0 '; then
         p_ok=0
     fi
@@ -327,12 +332,13 @@ photo_get() {
     rm -rf "$T/dl"
     mkdir "$T/dl"
     mark
-    client "$1" ldapsearch -LLL -Y GSS-SPNEGO -H "$LDAP_TEST_URI" \
+    # shellcheck disable=SC2086 # PHOTO_OPTS is a list of words
+    client "$1" ldapsearch -LLL -Y GSS-SPNEGO -H "$LDAP_TEST_URI" ${PHOTO_OPTS:-} \
         -b "$ALICE_DN" -s base -T "$T/dl" -t "(objectClass=*)" jpegPhoto cn
     g_c=$(client_ssf)
     g_file=$(sed -n 's|^jpegPhoto:< file://||p' "$T/$1.out")
     g_ok=1
-    if [ "$RC" = 0 ] && ssf_ok "$g_c" ">=56" && [ -n "$g_file" ] &&
+    if [ "$RC" = 0 ] && ssf_ok "$g_c" "${PHOTO_SSF:->=56}" && [ -n "$g_file" ] &&
         cmp -s "$g_file" "$T/photo"; then
         g_ok=0
     fi
@@ -561,6 +567,8 @@ group_cyrus() {
     photo_put cyrus-put "our client against Cyrus' slapd: ldapmodify adding 1 MiB (packets within the server's 64 KiB buffer)"
     photo_seed
     photo_get cyrus-get "our client against Cyrus' slapd: ldapsearch returning more than 1 MiB"
+    fast_client_cases
+
 
     # For comparison only (not a test of ours): Cyrus on both sides.
     SASL_PATH=$LDAP_TEST_SASL_CYRUS
@@ -576,6 +584,111 @@ group_cyrus() {
     SASL_PATH=$LDAP_TEST_SASL_OURS
     export SASL_PATH
     server_down cyrus
+}
+
+# ---- the fast security layer (issue 15) against MIT's gss_wrap --------------------
+#
+# ldap-test/gsscount.so, preloaded, writes a letter per gss_wrap(_iov) or
+# gss_unwrap(_iov) call into $GSSCOUNT_FILE: a process whose layer ran on
+# the fast path (RFC 4121 tokens on libcrypto) leaves none, MIT's layer one
+# per packet.  Cyrus' libgssapiv2 on the other side makes and checks its
+# packets with MIT's gss_wrap and gss_unwrap.
+
+GSSCOUNT=$top_builddir/ldap-test/.libs/gsscount.so
+
+# counted NAME FILE CMD...: client NAME CMD with gsscount.so writing FILE.
+counted() {
+    c_file=$2
+    : >"$c_file"
+    c_name=$1
+    shift 2
+    RUN_PRELOAD=$GSSCOUNT
+    GSSCOUNT_FILE=$c_file
+    export GSSCOUNT_FILE
+    client "$c_name" "$@"
+    RUN_PRELOAD=
+    unset GSSCOUNT_FILE
+}
+
+# The letters in FILE: "w" and "u" counts, e.g. "0 wrap, 0 unwrap".
+gss_calls() {
+    printf '%s wrap, %s unwrap' "$(tr -cd w <"$1" | wc -c | tr -d ' ')" \
+        "$(tr -cd u <"$1" | wc -c | tr -d ' ')"
+}
+
+# photo_counted NAME TEXT put|get: photo_put/photo_get by our client with
+# gsscount.so; passes if it worked and made no gss_wrap/gss_unwrap call.
+photo_counted() {
+    RUN_PRELOAD=$GSSCOUNT
+    GSSCOUNT_FILE=$T/$1.gss
+    export GSSCOUNT_FILE
+    : >"$GSSCOUNT_FILE"
+    if [ "$3" = put ]; then
+        photo_put "$1" "$2"
+    else
+        photo_get "$1" "$2"
+    fi
+    RUN_PRELOAD=
+    unset GSSCOUNT_FILE
+    f_ok=1
+    [ "$RC" = 0 ] && [ ! -s "$T/$1.gss" ] && f_ok=0
+    check "$f_ok" "... and our client moved it on the fast layer ($(gss_calls "$T/$1.gss") calls to MIT's gss_wrap and gss_unwrap)"
+}
+
+# Our client against the slapd of the group (Cyrus' libgssapiv2): sealed
+# and integrity only, 1 MiB each way, and the layer off for comparison.
+fast_client_cases() {
+    if [ ! -f "$GSSCOUNT" ]; then
+        for c in sealed-put sealed-get integ-put integ-get off; do
+            tap_skip "our client's fast layer against Cyrus' slapd: $c" "$GSSCOUNT not built"
+        done
+        return
+    fi
+    photo_counted fast-put "our client (fast layer) against Cyrus' slapd: ldapmodify adding 1 MiB, sealed" put
+    photo_counted fast-get "our client (fast layer) against Cyrus' slapd: ldapsearch returning more than 1 MiB, sealed" get
+    PHOTO_OPTS="-O maxssf=1" PHOTO_SSF=1
+    photo_counted fast-iput "our client (fast layer) against Cyrus' slapd: ldapmodify adding 1 MiB, integrity only" put
+    photo_counted fast-iget "our client (fast layer) against Cyrus' slapd: ldapsearch returning more than 1 MiB, integrity only" get
+    PHOTO_OPTS= PHOTO_SSF=
+    # the counter sees MIT's layer when the fast one is off
+    mark
+    counted fast-off "$T/fast-off.gss" env SPNEGO_FAST_LAYER=no ldapmodify \
+        -Y GSS-SPNEGO -H "$LDAP_TEST_URI" -f "$T/photo.ldif"
+    f_ok=1
+    [ "$RC" = 0 ] && [ -s "$T/fast-off.gss" ] && f_ok=0
+    check "$f_ok" "our client with SPNEGO_FAST_LAYER=no against Cyrus' slapd: 1 MiB through MIT's layer ($(gss_calls "$T/fast-off.gss") calls)"
+}
+
+# Our slapd (gsscount.so preloaded) against Cyrus' client, 1 MiB each way.
+group_fast() {
+    if [ ! -f "$GSSCOUNT" ] || [ -z "$LDAP_TEST_SASL_CYRUS" ]; then
+        for c in put get layer; do
+            tap_skip "Cyrus' client against our slapd's fast layer: $c" \
+                "needs $GSSCOUNT and Cyrus' libgssapiv2.so"
+        done
+        return
+    fi
+    server_up fast --wrapper "env LD_PRELOAD=$GSSCOUNT GSSCOUNT_FILE=$T/slapd-fast.gss"
+    g_rc=$?
+    if [ "$g_rc" -ne 0 ]; then
+        server_failed fast "$g_rc" "Cyrus' client against our slapd's fast layer"
+        return
+    fi
+    SASL_PATH=$LDAP_TEST_SASL_CYRUS
+    export SASL_PATH
+    : >"$T/slapd-fast.gss"
+    photo_put fast-cy-put "Cyrus' client (MIT's gss_wrap) against our slapd: ldapmodify adding 1 MiB, sealed"
+    f_ok=1
+    wait_log 'security layer made with RFC 4121 tokens on libcrypto \(aes256-cts-hmac-sha1-96, sealed\)' &&
+        f_ok=0
+    check "$f_ok" "... and our slapd logged its layer: RFC 4121 tokens on libcrypto (aes256-cts-hmac-sha1-96, sealed)"
+    photo_get fast-cy-get "Cyrus' client (MIT's gss_unwrap) against our slapd: ldapsearch returning more than 1 MiB, sealed"
+    f_ok=1
+    [ ! -s "$T/slapd-fast.gss" ] && f_ok=0
+    check "$f_ok" "... and our slapd made and checked those packets itself ($(gss_calls "$T/slapd-fast.gss") calls to MIT's gss_wrap and gss_unwrap)"
+    SASL_PATH=$LDAP_TEST_SASL_OURS
+    export SASL_PATH
+    server_down fast
 }
 
 # ---- 3. min_ssf ------------------------------------------------------------------
@@ -682,6 +795,7 @@ group_tls() {
 group_ours
 group_both
 group_cyrus
+group_fast
 group_minssf
 group_tls
 

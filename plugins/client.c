@@ -574,6 +574,7 @@ client_start(struct client_conn *k, sasl_client_params_t *cp,
         r = import_target(k, cp);
     if (r != SASL_OK)
         return r;
+    k->c.fast_layer = o.fast_layer;
     plugin_set_cb(&k->c, cp->cbinding);
     if (cp->cbinding != NULL && cp->cbinding->critical && !k->c.has_cb) {
         plugin_error(cp->utils, "GSS-SPNEGO: channel binding is required "

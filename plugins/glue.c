@@ -77,10 +77,9 @@ parse_size(const char *text, size_t *out)
 /* A yes/no option (unset: dflt).  Returns 0 after seterror if it is
  * neither. */
 static int
-read_yes_no(const sasl_utils_t *utils, const char *name, int dflt, int *out)
+yes_no(const sasl_utils_t *utils, const char *name, const char *v, int dflt,
+       int *out)
 {
-    const char *v = get_option(utils, name);
-
     if (v == NULL || (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)) {
         *out = dflt;
         if (v == NULL)
@@ -91,6 +90,12 @@ read_yes_no(const sasl_utils_t *utils, const char *name, int dflt, int *out)
     }
     *out = strcmp(v, "yes") == 0;
     return 1;
+}
+
+static int
+read_yes_no(const sasl_utils_t *utils, const char *name, int dflt, int *out)
+{
+    return yes_no(utils, name, get_option(utils, name), dflt, out);
 }
 
 int
@@ -125,6 +130,12 @@ plugin_read_options(const sasl_utils_t *utils, int client,
     if (!read_yes_no(utils, "spnego_keytab_fallback", 0,
                      &opts->keytab_fallback) ||
         !read_yes_no(utils, "spnego_raw_tokens", 1, &opts->raw_tokens))
+        return SASL_BADPARAM;
+    /* a client also takes $SPNEGO_FAST_LAYER (LDAP tools have no options) */
+    v = get_option(utils, "spnego_fast_layer");
+    if (client && v == NULL)
+        v = getenv("SPNEGO_FAST_LAYER");
+    if (!yes_no(utils, "spnego_fast_layer", v, 1, &opts->fast_layer))
         return SASL_BADPARAM;
     return SASL_OK;
 }
@@ -441,6 +452,8 @@ plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
                                                       : SPNEGO_RECV_MAX;
     size_t send_max = p->maxbufsize < SPNEGO_DEFAULT_MAXBUF
                           ? p->maxbufsize : SPNEGO_DEFAULT_MAXBUF;
+    const struct spnego_mech *mech = spnego_ctx_mech(c->engine);
+    struct spnego_layer_fast fast;
     enum layer_status st;
     int r;
 
@@ -456,13 +469,23 @@ plugin_setup_layer(struct conn *c, const sasl_security_properties_t *p,
         oparams->maxoutbuf = 0;
         return SASL_OK;
     }
-    st = spnego_layer_init(&c->layer, gss, ssf > 1, send_max, recv_max);
+    /* Only Kerberos has RFC 4121 tokens; the layer checks the rest. */
+    fast.enable = c->fast_layer && mech != NULL &&
+                  mech->id != SPNEGO_OID_NTLMSSP;
+    fast.peer_mics = spnego_ctx_mic_verified(c->engine) ? 1u : 0u;
+    st = spnego_layer_init(&c->layer, gss, ssf > 1, send_max, recv_max,
+                           &fast);
+    c->has_layer = 1;
     if (st != LAYER_OK) {
         plugin_error(c->utils, "GSS-SPNEGO security layer: "
                            "%s", c->layer.err);
         return layer_sasl_code(st);
     }
-    c->has_layer = 1;
+    plugin_log(c->utils, SASL_LOG_DEBUG, "GSS-SPNEGO: security layer made "
+               "with %s", !c->fast_layer ? "gss_wrap (spnego_fast_layer no)"
+               : mech != NULL && mech->id == SPNEGO_OID_NTLMSSP
+                   ? "gss_wrap (NTLM has no RFC 4121 tokens)"
+                   : c->layer.path);
     oparams->encode_context = c;
     oparams->encode = layer_encode;
     oparams->decode_context = c;

@@ -46,6 +46,7 @@ struct plugin_options {
     enum spnego_mic_policy mic_policy; /* spnego_send_mic auto|always */
     int keytab_fallback;  /* spnego_keytab_fallback yes|no (server) */
     int raw_tokens;       /* spnego_raw_tokens yes|no (server) */
+    int fast_layer;       /* spnego_fast_layer yes|no */
 };
 
 /* Per-connection state shared by both roles. */
@@ -56,6 +57,7 @@ struct conn {
     int has_cb;
     struct spnego_layer layer;
     int has_layer;
+    int fast_layer;        /* spnego_fast_layer */
     uint8_t *out;          /* the last token returned to libsasl2 */
     char *authid;          /* canonical authentication id (utils->malloc) */
     int failed;            /* the SASL code of the first failed step, or 0 */

@@ -220,6 +220,7 @@ server_start(struct server_conn *s, sasl_server_params_t *sp)
                               : get_creds(s, sp, &o);
     if (r != SASL_OK)
         return r;
+    s->c.fast_layer = o.fast_layer;
     plugin_set_cb(&s->c, sp->cbinding);
     memset(&cfg, 0, sizeof(cfg));
     cfg.creds = s->borrowed != NULL ? s->borrowed : cred_ref_creds(s->creds);

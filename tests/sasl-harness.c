@@ -76,6 +76,8 @@ getopt_cb(void *ctx, const char *plugin, const char *option,
         *result = o->keytab;
     else if (strcmp(option, "spnego_raw_tokens") == 0)
         *result = o->raw_tokens;
+    else if (strcmp(option, "spnego_fast_layer") == 0)
+        *result = o->fast_layer;
     if (*result == NULL)
         return SASL_FAIL;
     if (len != NULL)

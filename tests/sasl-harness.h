@@ -31,6 +31,7 @@ struct hx_opts {
     const char *send_mic;  /* spnego_send_mic */
     const char *keytab;    /* spnego_keytab */
     const char *raw_tokens; /* spnego_raw_tokens */
+    const char *fast_layer; /* spnego_fast_layer */
     /* Client identity.  Each of the three SASL ids is either answered
      * through SASL_INTERACT, as libldap and SSSD do (its bit set in
      * prompt: the id is listed without a function, and the harness
