@@ -132,9 +132,16 @@ server_failed() {
 # needs it (LDAP_TEST_PRELOAD), without a controlling terminal (password
 # prompts read stdin), under a timeout.
 run() {
-    if [ -n "${LDAP_TEST_PRELOAD:-}${RUN_PRELOAD:-}" ]; then
+    if [ -n "${RUN_PRELOAD:-}" ]; then
+        # added to what is preloaded already (libfaketime in the
+        # time-travel phase: without it the client's clock is not the
+        # KDC's)
         timeout "$CLIENT_TIMEOUT" \
-            env LD_PRELOAD="${LDAP_TEST_PRELOAD:-}${RUN_PRELOAD:+ $RUN_PRELOAD}" \
+            env LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }${LDAP_TEST_PRELOAD:-} $RUN_PRELOAD" \
+            ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            setsid -w "$@"
+    elif [ -n "${LDAP_TEST_PRELOAD:-}" ]; then
+        timeout "$CLIENT_TIMEOUT" env LD_PRELOAD="$LDAP_TEST_PRELOAD" \
             ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
             setsid -w "$@"
     else
@@ -668,7 +675,8 @@ group_fast() {
         done
         return
     fi
-    server_up fast --wrapper "env LD_PRELOAD=$GSSCOUNT GSSCOUNT_FILE=$T/slapd-fast.gss"
+    # (with what is preloaded already: libfaketime in the time-travel phase)
+    server_up fast --wrapper "env LD_PRELOAD=${LD_PRELOAD:+$LD_PRELOAD:}$GSSCOUNT GSSCOUNT_FILE=$T/slapd-fast.gss"
     g_rc=$?
     if [ "$g_rc" -ne 0 ]; then
         server_failed fast "$g_rc" "Cyrus' client against our slapd's fast layer"
@@ -689,6 +697,77 @@ group_fast() {
     SASL_PATH=$LDAP_TEST_SASL_OURS
     export SASL_PATH
     server_down fast
+}
+
+# ---- spnego-dump reading a real capture (issue 16) -------------------------------
+#
+# tcpdump on lo records a Kerberos bind with a search through the layer and
+# an NTLM bind without signing that slapd (sasl-secprops minssf=1) refuses;
+# spnego-dump must tell both, and why the second failed.
+
+group_capture() {
+    TCPDUMP=$(command -v tcpdump 2>/dev/null || true)
+    [ -n "$TCPDUMP" ] || TCPDUMP=/usr/bin/tcpdump
+    if [ ! -x "$TCPDUMP" ] || [ "$(id -u)" != 0 ]; then
+        for c in success layer nosign cause; do
+            tap_skip "spnego-dump on a tcpdump capture: $c" \
+                "needs tcpdump and root (capturing on lo)"
+        done
+        return
+    fi
+    server_up capture --secprops minssf=1
+    g_rc=$?
+    if [ "$g_rc" -ne 0 ]; then
+        server_failed capture "$g_rc" "spnego-dump on a tcpdump capture"
+        return
+    fi
+    c_port=${LDAP_TEST_URI##*:}
+    c_port=${c_port%/}
+    # -Z root: tcpdump would drop to its own user, which cannot write
+    # here; --immediate-mode -U: every packet is in the file at once
+    "$TCPDUMP" --immediate-mode -U -Z root -i lo -w "$T/binds.pcap" \
+        "tcp port $c_port" 2>"$T/tcpdump.err" &
+    c_pid=$!
+    PIDS="$PIDS $c_pid"
+    c_end=$(($(date +%s) + LOG_TIMEOUT))
+    until grep -q 'listening on' "$T/tcpdump.err"; do
+        if ! alive "$c_pid" || [ "$(date +%s)" -ge "$c_end" ]; then
+            tap_diag "tcpdump did not start: $(cat "$T/tcpdump.err")"
+            break
+        fi
+        sleep 0.05
+    done
+    client cap-krb5 ldapsearch -LLL -Y GSS-SPNEGO -H "$LDAP_TEST_URI" \
+        -b "$ALICE_DN" -s base "(objectClass=*)" cn
+    client cap-ntlm env SPNEGO_MECHS=ntlmssp "$NOCC" "$NOKT" ldapwhoami \
+        -Y GSS-SPNEGO -H "$LDAP_TEST_URI" -O maxssf=0
+    # stop tcpdump by its PID and wait until it has written everything
+    kill -INT "$c_pid" 2>/dev/null
+    c_end=$(($(date +%s) + LOG_TIMEOUT))
+    while alive "$c_pid" && [ "$(date +%s)" -lt "$c_end" ]; do
+        sleep 0.05
+    done
+    wait "$c_pid" 2>/dev/null
+    c_rc=0
+    "$top_builddir/tools/spnego-dump" "$T/binds.pcap" >"$T/story.out" \
+        2>"$T/story.err" || c_rc=$?
+    story_has() {
+        if grep -qF -- "$1" "$T/story.out"; then
+            tap_ok 0 "$2"
+        else
+            tap_ok 1 "$2"
+            tap_diag "spnego-dump (status $c_rc) said:" "$(cat "$T/story.out" "$T/story.err")"
+        fi
+    }
+    story_has "optimistic token: Kerberos AP-REQ for ldap/" \
+        "spnego-dump on a tcpdump capture: the Kerberos bind and its ticket"
+    story_has "sealed Kerberos (RFC 4121) tokens: confidentiality" \
+        "... and the sealed layer packets of the search that followed"
+    story_has "NTLMSSP AUTHENTICATE, flags ALWAYS_SIGN (no SIGN)" \
+        "... the NTLM bind without signing"
+    story_has "likely cause: NTLM without signing" \
+        "... and why slapd (minssf=1) refused it"
+    server_down capture
 }
 
 # ---- 3. min_ssf ------------------------------------------------------------------
@@ -797,6 +876,7 @@ group_both
 group_cyrus
 group_fast
 group_minssf
+group_capture
 group_tls
 
 left=

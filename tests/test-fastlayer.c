@@ -186,7 +186,10 @@ make_service(const char *enctype_name)
     const char *kt = getenv("KRB5_KTNAME");
     char q[1024];
 
-    assert_non_null(kt);
+    if (kt == NULL) {
+        fail_msg("KRB5_KTNAME is not set: run inside tests/fixture/with-krb5");
+        return;
+    }
     if (strncmp(kt, "FILE:", 5) == 0)
         kt += 5;
     (void)snprintf(q, sizeof(q), "addprinc -randkey -e %s:normal "

@@ -25,11 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "der.h"
 #include "krbmsg.h"
 #include "negtoken.h"
 #include "ntlmmsg.h"
 #include "oids.h"
+#include "ldapstory.h"
 
 #define PROGRAM "spnego-dump"
 
@@ -1726,6 +1728,69 @@ dump_token(const struct options *opts, const uint8_t *token, size_t len)
     return EXIT_OK;
 }
 
+/* A packet capture (pcap or pcapng) in f: the story of its GSS-SPNEGO
+ * binds.  f is closed here. */
+static int
+dump_capture(const struct options *opts, FILE *f, const char *name)
+{
+    struct capture cap;
+    char err[512];
+    size_t binds;
+
+    if (!capture_read(f, name, &cap, err, sizeof(err))) {
+        fprintf(stderr, "%s: %s\n", PROGRAM, err);
+        return EXIT_MALFORMED;
+    }
+    binds = ldapstory_print(stdout, &cap, opts->json);
+    if (!opts->json) {
+        printf("%zu GSS-SPNEGO bind%s in %zu TCP connection%s (%zu packets, "
+               "link %s)%s\n", binds, binds == 1 ? "" : "s", cap.n_conns,
+               cap.n_conns == 1 ? "" : "s", cap.packets, cap.link,
+               cap.cut ? "; the file ends inside a packet" : "");
+    }
+    capture_free(&cap);
+    if (binds == 0) {
+        fprintf(stderr, "%s: %s: no LDAP SASL GSS-SPNEGO bind found (only "
+                "clear LDAP is read: not LDAPS, not after StartTLS)\n",
+                PROGRAM, name);
+        return EXIT_MALFORMED;
+    }
+    return EXIT_OK;
+}
+
+/* A named file that starts like a capture: read it as one, without the
+ * token size limit.  Returns -1 if it is not one (or cannot be opened:
+ * load_input reports that). */
+static int
+try_capture_file(const struct options *opts)
+{
+    uint8_t head[4];
+    FILE *f;
+
+    if (opts->path == NULL || strcmp(opts->path, "-") == 0)
+        return -1;
+    f = fopen(opts->path, "rb");
+    if (f == NULL)
+        return -1;
+    if (fread(head, 1, sizeof(head), f) != sizeof(head) ||
+        !capture_is_capture(head, sizeof(head)) || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return -1;
+    }
+    return dump_capture(opts, f, opts->path);
+}
+
+/* A capture given on standard input, already read. */
+static int
+capture_from_memory(const struct options *opts, uint8_t *input, size_t len)
+{
+    FILE *f = fmemopen(input, len, "rb");
+
+    if (f == NULL)
+        return report_system("cannot read", "standard input", errno);
+    return dump_capture(opts, f, "standard input");
+}
+
 static int
 run(const struct options *opts)
 {
@@ -1735,9 +1800,16 @@ run(const struct options *opts)
     der_err err = { 0, "" };
     int status, r;
 
+    status = try_capture_file(opts);
+    if (status >= 0)
+        return status;
     status = load_input(opts, &input, &input_len);
     if (status != EXIT_OK)
         goto cleanup;
+    if (opts->format == FORMAT_AUTO && capture_is_capture(input, input_len)) {
+        status = capture_from_memory(opts, input, input_len);
+        goto cleanup;
+    }
     format = opts->format;
     if (format == FORMAT_AUTO)
         format = detect_format(input, input_len);
