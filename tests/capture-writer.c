@@ -14,8 +14,11 @@
  *                          one retransmitted and two swapped
  *   DIR/ntlm-nosign.pcap   NTLM without signing (client maxssf 0) against
  *                          a server that requires a layer (min_ssf 1)
+ *   DIR/krb5-gap.pcap      the same, Ethernet, with one of the client's
+ *                          segments never captured
  *   DIR/cb-mismatch.pcap   NTLM with channel bindings that differ between
- *                          client and server
+ *                          client and server; Linux cooked header and
+ *                          IPv6 (::1), as tcpdump -i any records
  *   DIR/krb5-nokey.pcap    Kerberos to a server whose keytab has no key
  *                          for the service
  * Exit status 0, or 1 with a message.
@@ -58,6 +61,8 @@ struct wire {
     size_t n;
     uint32_t seq[2];       /* next sequence number per direction */
     size_t mss;
+    int sll_v6;            /* Linux cooked header and IPv6 (tcpdump -i any
+                            * on ::1), else Ethernet and IPv4 */
 };
 
 static void die(const char *fmt, ...)
@@ -199,24 +204,50 @@ be32(uint8_t *p, uint32_t v)
 #define SERVER_PORT 389
 
 /* One frame from dir (0: client) with TCP flags and data. */
-static void
-frame(struct wire *w, int dir, uint8_t flags, const uint8_t *data, size_t n)
+/* The link and IP headers of a frame; returns where TCP starts. */
+static uint8_t *
+link_ip(const struct wire *w, uint8_t *f, size_t tcp_len)
 {
-    size_t len = 14 + 20 + 20 + n;
-    uint8_t *f = xmalloc(len), *ip = f + 14, *tcp = ip + 20;
+    uint8_t *ip;
 
-    if (w->n == MAX_FRAMES)
-        die("%s", "too many frames");
-    memset(f, 0, 54);
+    if (w->sll_v6) {
+        /* Linux cooked v1: packet type, ARPHRD_LOOPBACK, address, proto */
+        memset(f, 0, 16 + 40);
+        be16(f + 2, 772);
+        be16(f + 14, 0x86dd);
+        ip = f + 16;
+        ip[0] = 0x60;
+        be16(ip + 4, (unsigned)tcp_len);
+        ip[6] = 6;
+        ip[7] = 64;
+        ip[23] = 1; /* ::1 */
+        ip[39] = 1;
+        return ip + 40;
+    }
+    memset(f, 0, 14 + 20);
     f[12] = 0x08; /* IPv4 */
+    ip = f + 14;
     ip[0] = 0x45;
-    be16(ip + 2, (unsigned)(20 + 20 + n));
+    be16(ip + 2, (unsigned)(20 + tcp_len));
     ip[8] = 64;
     ip[9] = 6;
     ip[12] = 127;
     ip[15] = 1;
     ip[16] = 127;
     ip[19] = 1;
+    return ip + 20;
+}
+
+static void
+frame(struct wire *w, int dir, uint8_t flags, const uint8_t *data, size_t n)
+{
+    size_t head = w->sll_v6 ? 16 + 40 : 14 + 20, len = head + 20 + n;
+    uint8_t *f = xmalloc(len), *tcp;
+
+    if (w->n == MAX_FRAMES)
+        die("%s", "too many frames");
+    tcp = link_ip(w, f, 20 + n);
+    memset(tcp, 0, 20);
     be16(tcp, dir == 0 ? CLIENT_PORT : SERVER_PORT);
     be16(tcp + 2, dir == 0 ? SERVER_PORT : CLIENT_PORT);
     be32(tcp + 4, w->seq[dir]);
@@ -320,7 +351,8 @@ finish(struct wire *w)
 static void
 write_pcap(const struct wire *w, const char *path)
 {
-    pcap_t *p = pcap_open_dead(DLT_EN10MB, 262144);
+    pcap_t *p = pcap_open_dead(w->sll_v6 ? DLT_LINUX_SLL : DLT_EN10MB,
+                               262144);
     pcap_dumper_t *d;
     struct pcap_pkthdr h;
     size_t i;
@@ -459,6 +491,12 @@ krb5_layer(const char *dir)
     }
     (void)snprintf(path, sizeof(path), "%s/krb5-layer.pcapng", dir);
     write_pcapng(&w, path);
+    /* the same with one of the client's segments never captured */
+    free(w.f[7].bytes);
+    memmove(&w.f[7], &w.f[8], (w.n - 8) * sizeof(w.f[0]));
+    w.n--;
+    (void)snprintf(path, sizeof(path), "%s/krb5-gap.pcap", dir);
+    write_pcap(&w, path);
     wire_free(&w);
     recording_free(&r);
     hx_session_free(x);
@@ -469,13 +507,14 @@ krb5_layer(const char *dir)
  * SASL error text). */
 static void
 refused(const char *path, struct hx_session *x, struct recording *r,
-        unsigned code)
+        unsigned code, int sll_v6)
 {
     struct wire w;
     char diag[1024];
 
     (void)snprintf(diag, sizeof(diag), "%s", hx_errdetail(x->server));
     memset(&w, 0, sizeof(w));
+    w.sll_v6 = sll_v6;
     w.mss = 1400;
     handshake(&w);
     binds(&w, r, 0, code, diag);
@@ -507,7 +546,7 @@ ntlm_nosign(const char *dir)
     if (x->server_rc >= 0)
         die("%s", "the server accepted NTLM without signing");
     (void)snprintf(path, sizeof(path), "%s/ntlm-nosign.pcap", dir);
-    refused(path, x, &r, 48);
+    refused(path, x, &r, 48, 0);
     recording_free(&r);
     hx_session_free(x);
 }
@@ -535,7 +574,7 @@ cb_mismatch(const char *dir)
     if (x->server_rc >= 0)
         die("%s", "the server accepted mismatched channel bindings");
     (void)snprintf(path, sizeof(path), "%s/cb-mismatch.pcap", dir);
-    refused(path, x, &r, 49);
+    refused(path, x, &r, 49, 1);
     recording_free(&r);
     hx_session_free(x);
 }
@@ -559,7 +598,7 @@ krb5_nokey(const char *dir)
     if (x->server_rc >= 0)
         die("%s", "the server without the key accepted the ticket");
     (void)snprintf(path, sizeof(path), "%s/krb5-nokey.pcap", dir);
-    refused(path, x, &r, 49);
+    refused(path, x, &r, 49, 0);
     recording_free(&r);
     hx_session_free(x);
 }

@@ -98,8 +98,17 @@ has nosign "result: inappropriateAuthentication (48)" "the refusal"
 has nosign "likely cause: NTLM without signing: the client did not negotiate NTLM signing (no SIGN flag)" \
     "the cause of the failed NTLM bind: no signing"
 
-# ---- channel bindings that differ ----
+# ---- a segment never captured ----
+story gap "$TMP/krb5-gap.pcap"
+has gap "the capture misses bytes of this connection" \
+    "a hole in a stream: what follows is not shown, and the story says so"
+has gap "result: success (0)" \
+    "... and what came before the hole is still told (the bind and its result)"
+
+# ---- channel bindings that differ (Linux cooked, IPv6) ----
 story cb "$TMP/cb-mismatch.pcap"
+has cb "connection [::1]:40312 -> [::1]:389" \
+    "a Linux cooked (tcpdump -i any) capture of IPv6 traffic"
 has cb "channel bindings set" "the AUTHENTICATE's channel-binding hash shown as set"
 has cb "likely cause: channel bindings do not match" \
     "the cause of the failed NTLM bind: channel bindings"

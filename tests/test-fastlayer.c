@@ -703,6 +703,26 @@ filler_accepted(struct pair *p, size_t ec)
     }
 }
 
+/* A peer may seal although the layer is integrity only (MIT's unwrap
+ * takes both): the fast receiver makes the sealing key on the first such
+ * token and accepts it, from a fast or an MIT sender. */
+static void
+sealed_on_integrity_layer(struct pair *p)
+{
+    struct end s, r;
+    int fast_sender;
+
+    for (fast_sender = 0; fast_sender < 2; fast_sender++) {
+        end_up(&s, p, INIT, fast_sender, 1);
+        end_up(&r, p, ACC, 1, 0);
+        carry(&s, &r, 1000, 5);
+        carry(&s, &r, 10, 6);
+        carry(&r, &s, 0, 7);
+        end_down(&s);
+        end_down(&r);
+    }
+}
+
 /* ---- the cases ---- */
 
 static void
@@ -719,6 +739,7 @@ aes_enctype(size_t i)
     filler_accepted(p, 16);
     filler_accepted(p, 100);
     ec_beyond_data_refused(p);
+    sealed_on_integrity_layer(p);
 }
 
 static void
