@@ -502,34 +502,55 @@ krb5_layer(const char *dir)
     hx_session_free(x);
 }
 
-/* A refused exchange written as the server's LDAP answer would carry it
- * (slapd: invalidCredentials or inappropriateAuthentication with the
- * SASL error text). */
-static void
-refused(const char *path, struct hx_session *x, struct recording *r,
-        unsigned code, int sll_v6)
-{
-    struct wire w;
-    char diag[1024];
+/* One refused exchange, as the capture DIR/FILE: the options of both
+ * sides, channel bindings (client, server) or NULL, and how the server's
+ * LDAP answer carries the refusal (slapd: invalidCredentials 49 or
+ * inappropriateAuthentication 48 with the SASL error text).  Dies if the
+ * server accepted (what says what it should have refused). */
+struct refusal {
+    const char *file, *what;
+    unsigned code;
+    int sll_v6;   /* Linux cooked header and IPv6 */
+    const sasl_channel_binding_t *cb[2];
+};
 
+static void
+write_refused(const char *dir, struct hx_opts *c, struct hx_opts *s,
+              const struct refusal *f)
+{
+    struct recording r;
+    struct hx_session *x = session(c, s, &r);
+    struct wire w;
+    char path[4096], diag[1024];
+
+    if (f->cb[0] != NULL &&
+        (sasl_setprop(x->client, SASL_CHANNEL_BINDING, f->cb[0]) != SASL_OK ||
+         sasl_setprop(x->server, SASL_CHANNEL_BINDING, f->cb[1]) != SASL_OK))
+        die("%s", "sasl_setprop SASL_CHANNEL_BINDING failed");
+    hx_exchange(x, record, &r);
+    if (x->server_rc >= 0)
+        die("the server accepted %s", f->what);
     (void)snprintf(diag, sizeof(diag), "%s", hx_errdetail(x->server));
     memset(&w, 0, sizeof(w));
-    w.sll_v6 = sll_v6;
+    w.sll_v6 = f->sll_v6;
     w.mss = 1400;
     handshake(&w);
-    binds(&w, r, 0, code, diag);
+    binds(&w, &r, 0, f->code, diag);
     finish(&w);
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, f->file);
     write_pcap(&w, path);
     wire_free(&w);
+    recording_free(&r);
+    hx_session_free(x);
 }
 
 static void
 ntlm_nosign(const char *dir)
 {
+    static const struct refusal f = { "ntlm-nosign.pcap",
+                                      "NTLM without signing", 48, 0,
+                                      { NULL, NULL } };
     struct hx_opts c, s;
-    struct recording r;
-    struct hx_session *x;
-    char path[4096];
 
     memset(&c, 0, sizeof(c));
     memset(&s, 0, sizeof(s));
@@ -541,51 +562,35 @@ ntlm_nosign(const char *dir)
     s.min_ssf = 1;            /* the server requires a layer */
     s.max_ssf = 256;
     s.maxbufsize = 65536;
-    x = session(&c, &s, &r);
-    hx_exchange(x, record, &r);
-    if (x->server_rc >= 0)
-        die("%s", "the server accepted NTLM without signing");
-    (void)snprintf(path, sizeof(path), "%s/ntlm-nosign.pcap", dir);
-    refused(path, x, &r, 48, 0);
-    recording_free(&r);
-    hx_session_free(x);
+    write_refused(dir, &c, &s, &f);
 }
 
 static void
 cb_mismatch(const char *dir)
 {
-    sasl_channel_binding_t cc = { "tls-server-end-point", 0, 1,
-                                  (const unsigned char *)"A" };
-    sasl_channel_binding_t sc = { "tls-server-end-point", 0, 1,
-                                  (const unsigned char *)"B" };
+    static const sasl_channel_binding_t cc = {
+        "tls-server-end-point", 0, 1, (const unsigned char *)"A" };
+    static const sasl_channel_binding_t sc = {
+        "tls-server-end-point", 0, 1, (const unsigned char *)"B" };
+    static const struct refusal f = { "cb-mismatch.pcap",
+                                      "mismatched channel bindings", 49, 1,
+                                      { &cc, &sc } };
     struct hx_opts c, s;
-    struct recording r;
-    struct hx_session *x;
-    char path[4096];
 
     memset(&c, 0, sizeof(c));
     memset(&s, 0, sizeof(s));
     c.mechs = s.mechs = "ntlmssp";
-    x = session(&c, &s, &r);
-    if (sasl_setprop(x->client, SASL_CHANNEL_BINDING, &cc) != SASL_OK ||
-        sasl_setprop(x->server, SASL_CHANNEL_BINDING, &sc) != SASL_OK)
-        die("%s", "sasl_setprop SASL_CHANNEL_BINDING failed");
-    hx_exchange(x, record, &r);
-    if (x->server_rc >= 0)
-        die("%s", "the server accepted mismatched channel bindings");
-    (void)snprintf(path, sizeof(path), "%s/cb-mismatch.pcap", dir);
-    refused(path, x, &r, 49, 1);
-    recording_free(&r);
-    hx_session_free(x);
+    write_refused(dir, &c, &s, &f);
 }
 
 static void
 krb5_nokey(const char *dir)
 {
+    static const struct refusal f = { "krb5-nokey.pcap",
+                                      "a ticket it has no key for", 49, 0,
+                                      { NULL, NULL } };
     struct hx_opts c, s;
-    struct recording r;
-    struct hx_session *x;
-    char path[4096], keytab[4096];
+    char keytab[4096];
 
     (void)snprintf(keytab, sizeof(keytab), "%s/imap-only.keytab",
                    getenv("SPNEGO_TEST_DIR"));
@@ -593,14 +598,7 @@ krb5_nokey(const char *dir)
     memset(&s, 0, sizeof(s));
     c.mechs = s.mechs = "krb5";
     s.keytab = keytab;
-    x = session(&c, &s, &r);
-    hx_exchange(x, record, &r);
-    if (x->server_rc >= 0)
-        die("%s", "the server without the key accepted the ticket");
-    (void)snprintf(path, sizeof(path), "%s/krb5-nokey.pcap", dir);
-    refused(path, x, &r, 49, 0);
-    recording_free(&r);
-    hx_session_free(x);
+    write_refused(dir, &c, &s, &f);
 }
 
 int

@@ -123,6 +123,10 @@ rfc3962_derive(void **state)
 
 /* ---- RFC 8009 appendix A ---- */
 
+/* its base keys */
+#define KEY128 "3705d96080c17728a0e800eab6e0d23c"
+#define KEY256 "6d404d37faf79f9df0d33568d320669800eb4836472ea8a026d16b7182460c52"
+
 static void
 rfc8009_derive(void **state)
 {
@@ -141,9 +145,6 @@ rfc8009_derive(void **state)
         { KC_AES256_SHA384, 0x55,
           "69b16514e3cd8e56b82010d5c73012b622c4d00ffc23ed1f" },
     };
-    static const char *const base128 = "3705d96080c17728a0e800eab6e0d23c";
-    static const char *const base256 =
-        "6d404d37faf79f9df0d33568d320669800eb4836472ea8a026d16b7182460c52";
     uint8_t out[32], *base, *want;
     size_t i, n, wn;
 
@@ -152,7 +153,7 @@ rfc8009_derive(void **state)
         const struct kc_enctype *et = kc_enctype_find(v[i].et);
         const uint8_t c[5] = { 0, 0, 0, 2, v[i].kind };
 
-        base = hex(v[i].et == KC_AES128_SHA256 ? base128 : base256, &n);
+        base = hex(v[i].et == KC_AES128_SHA256 ? KEY128 : KEY256, &n);
         want = hex(v[i].out, &wn);
         assert_true(kc_derive(et, base, c, sizeof(c), out, wn));
         assert_memory_equal(out, want, wn);
@@ -201,43 +202,66 @@ check_encryption(int32_t id, uint32_t usage, const char *base_hex,
     free(cipher);
 }
 
-static const char *const key128 = "3705d96080c17728a0e800eab6e0d23c";
-static const char *const key256 =
-    "6d404d37faf79f9df0d33568d320669800eb4836472ea8a026d16b7182460c52";
+struct enc_vector {
+    int32_t enctype;
+    uint32_t usage;
+    const char *base, *plain, *cipher; /* hex */
+};
+
+static void
+check_encryptions(const struct enc_vector *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        check_encryption(v[i].enctype, v[i].usage, v[i].base, v[i].plain,
+                         v[i].cipher);
+}
+
+/* RFC 8009 appendix A: usage 2, plaintexts of 0, 6, 16 and 21 bytes */
+static const struct enc_vector rfc8009_encryptions[] = {
+    { KC_AES128_SHA256, 2, KEY128,
+      "",
+      "ef85fb890bb8472f4dab20394dca781d"
+      "ad877eda39d50c870c0d5a0a8e48c718" },
+    { KC_AES128_SHA256, 2, KEY128,
+      "000102030405",
+      "84d7f30754ed987bab0bf3506beb09cfb55402cef7e6877ce99e247e"
+      "52d16ed4421dfdf8976c" },
+    { KC_AES128_SHA256, 2, KEY128,
+      "000102030405060708090a0b0c0d0e0f",
+      "3517d640f50ddc8ad3628722b3569d2ae07493fa8263254080ea65c1"
+      "008e8fc295fb4852e7d83e1e7c48c37eebe6b0d3" },
+    { KC_AES128_SHA256, 2, KEY128,
+      "000102030405060708090a0b0c0d0e0f1011121314",
+      "720f73b18d9859cd6ccb4346115cd336c70f58edc0c4437c5573544c"
+      "31c813bce1e6d072c186b39a413c2f92ca9b8334a287ffcbfc" },
+    { KC_AES256_SHA384, 2, KEY256,
+      "",
+      "41f53fa5bfe7026d91faf9be959195a058707273a96a40f0a0196062"
+      "1ac612748b9bbfbe7eb4ce3c" },
+    { KC_AES256_SHA384, 2, KEY256,
+      "000102030405",
+      "4ed7b37c2bcac8f74f23c1cf07e62bc7b75fb3f637b9f559c7f664f6"
+      "9eab7b6092237526ea0d1f61cb20d69d10f2" },
+    { KC_AES256_SHA384, 2, KEY256,
+      "000102030405060708090a0b0c0d0e0f",
+      "bc47ffec7998eb91e8115cf8d19dac4bbbe2e163e87dd37f49beca92"
+      "027764f68cf51f14d798c2273f35df574d1f932e40c4ff255b36a266" },
+    { KC_AES256_SHA384, 2, KEY256,
+      "000102030405060708090a0b0c0d0e0f1011121314",
+      "40013e2df58e8751957d2878bcd2d6fe101ccfd556cb1eae79db3c3e"
+      "e86429f2b2a602ac86fef6ecb647d6295fae077a1feb517508d2c16b"
+      "4192e01f62" },
+};
 
 static void
 rfc8009_encrypt(void **state)
 {
     (void)state;
-    check_encryption(KC_AES128_SHA256, 2, key128, "",
-                     "ef85fb890bb8472f4dab20394dca781d"
-                     "ad877eda39d50c870c0d5a0a8e48c718");
-    check_encryption(KC_AES128_SHA256, 2, key128, "000102030405",
-                     "84d7f30754ed987bab0bf3506beb09cfb55402cef7e6877ce99e247e"
-                     "52d16ed4421dfdf8976c");
-    check_encryption(KC_AES128_SHA256, 2, key128,
-                     "000102030405060708090a0b0c0d0e0f",
-                     "3517d640f50ddc8ad3628722b3569d2ae07493fa8263254080ea65c1"
-                     "008e8fc295fb4852e7d83e1e7c48c37eebe6b0d3");
-    check_encryption(KC_AES128_SHA256, 2, key128,
-                     "000102030405060708090a0b0c0d0e0f1011121314",
-                     "720f73b18d9859cd6ccb4346115cd336c70f58edc0c4437c5573544c"
-                     "31c813bce1e6d072c186b39a413c2f92ca9b8334a287ffcbfc");
-    check_encryption(KC_AES256_SHA384, 2, key256, "",
-                     "41f53fa5bfe7026d91faf9be959195a058707273a96a40f0a0196062"
-                     "1ac612748b9bbfbe7eb4ce3c");
-    check_encryption(KC_AES256_SHA384, 2, key256, "000102030405",
-                     "4ed7b37c2bcac8f74f23c1cf07e62bc7b75fb3f637b9f559c7f664f6"
-                     "9eab7b6092237526ea0d1f61cb20d69d10f2");
-    check_encryption(KC_AES256_SHA384, 2, key256,
-                     "000102030405060708090a0b0c0d0e0f",
-                     "bc47ffec7998eb91e8115cf8d19dac4bbbe2e163e87dd37f49beca92"
-                     "027764f68cf51f14d798c2273f35df574d1f932e40c4ff255b36a266");
-    check_encryption(KC_AES256_SHA384, 2, key256,
-                     "000102030405060708090a0b0c0d0e0f1011121314",
-                     "40013e2df58e8751957d2878bcd2d6fe101ccfd556cb1eae79db3c3e"
-                     "e86429f2b2a602ac86fef6ecb647d6295fae077a1feb517508d2c16b"
-                     "4192e01f62");
+    check_encryptions(rfc8009_encryptions,
+                      sizeof(rfc8009_encryptions) /
+                          sizeof(rfc8009_encryptions[0]));
 }
 
 static void
@@ -273,38 +297,43 @@ rfc8009_checksum(void **state)
     static const char *const data = "000102030405060708090a0b0c0d0e0f1011121314";
 
     (void)state;
-    check_checksum(KC_AES128_SHA256, 2, key128, data,
+    check_checksum(KC_AES128_SHA256, 2, KEY128, data,
                    "d78367186643d67b411cba9139fc1dee");
-    check_checksum(KC_AES256_SHA384, 2, key256, data,
+    check_checksum(KC_AES256_SHA384, 2, KEY256, data,
                    "45ee791567eefca37f4ac1e0222de80d43c3bfa06699672a");
 }
 
 /* ---- aes-sha1: MIT krb5's known answers ---- */
 
+/* MIT krb5's known answers (t_decrypt.c) */
+static const struct enc_vector sha1_encryptions[] = {
+    { KC_AES128_SHA1, 0, "5a5c0f0ba54f3828b2195e66ca24a289",
+      "",
+      "49ff8e11c173d9583a3254fbe7b1f1df36c538e8416784a1672e6676" },
+    { KC_AES128_SHA1, 3, "033ee6502c54fd23e27791e987983827",
+      "31332062797465732062797465",
+      "ec366d0327a933bf49330e650e49bc6b974637fe80bf532fe51795b4"
+      "809718e6194724db948d1fd637" },
+    { KC_AES256_SHA1, 1, "b9477e1ff0329c0050e20ce6c72d2dff"
+"27e8fe541ab0954429a9cb5b4f7b1e2a",
+      "31",
+      "406150b97aeb76d43b36b62cc1ecdfbe6f40e95755e0beb5c27825f3"
+      "a4" },
+    { KC_AES256_SHA1, 4, "f1c795e9248a09338d82c3f8d5b56704"
+"0b0110736845041347235b1404231398",
+      "333020627974657320627974657320627974657320627974657320"
+      "627974",
+      "d1137a4d634cfece924dbc3bf6790648bd5cff7de0e7b99460211d0d"
+      "aef3d79a295c688858f3b34b9cbd6eebae81daf6b734d4d498b6714f"
+      "1c1d" },
+};
+
 static void
 sha1_encrypt(void **state)
 {
     (void)state;
-    check_encryption(KC_AES128_SHA1, 0, "5a5c0f0ba54f3828b2195e66ca24a289", "",
-                     "49ff8e11c173d9583a3254fbe7b1f1df36c538e8416784a1672e6676");
-    check_encryption(KC_AES128_SHA1, 3, "033ee6502c54fd23e27791e987983827",
-                     "31332062797465732062797465",
-                     "ec366d0327a933bf49330e650e49bc6b974637fe80bf532fe51795b4"
-                     "809718e6194724db948d1fd637");
-    check_encryption(KC_AES256_SHA1, 1,
-                     "b9477e1ff0329c0050e20ce6c72d2dff"
-                     "27e8fe541ab0954429a9cb5b4f7b1e2a",
-                     "31",
-                     "406150b97aeb76d43b36b62cc1ecdfbe6f40e95755e0beb5c27825f3"
-                     "a4");
-    check_encryption(KC_AES256_SHA1, 4,
-                     "f1c795e9248a09338d82c3f8d5b56704"
-                     "0b0110736845041347235b1404231398",
-                     "333020627974657320627974657320627974657320627974657320"
-                     "627974",
-                     "d1137a4d634cfece924dbc3bf6790648bd5cff7de0e7b99460211d0d"
-                     "aef3d79a295c688858f3b34b9cbd6eebae81daf6b734d4d498b6714f"
-                     "1c1d");
+    check_encryptions(sha1_encryptions,
+                      sizeof(sha1_encryptions) / sizeof(sha1_encryptions[0]));
 }
 
 static void

@@ -244,8 +244,7 @@ endpoint_text(char *buf, size_t size, const uint8_t *addr, int v6,
 /* The connection of t and the direction of t in it (0: from the
  * client), made if new. */
 static struct pending_conn *
-find_conn(struct reader *r, const struct tcp_pkt *t, int *dir_out,
-          double ts)
+find_conn(struct reader *r, const struct tcp_pkt *t, int *dir_out)
 {
     struct capture *cap = r->cap;
     struct pending_conn *pc;
@@ -260,7 +259,6 @@ find_conn(struct reader *r, const struct tcp_pkt *t, int *dir_out,
                 memcmp(pc->addr[d], t->src, al) == 0 &&
                 memcmp(pc->addr[1 - d], t->dst, al) == 0) {
                 *dir_out = d;
-                cap->conns[i].last_ts = ts;
                 return pc;
             }
         }
@@ -282,8 +280,6 @@ find_conn(struct reader *r, const struct tcp_pkt *t, int *dir_out,
     pc = &r->pc[cap->n_conns];
     memset(pc, 0, sizeof(*pc));
     memset(&cap->conns[cap->n_conns], 0, sizeof(cap->conns[0]));
-    cap->conns[cap->n_conns].first_ts = ts;
-    cap->conns[cap->n_conns].last_ts = ts;
     cap->n_conns++;
     pc->v6 = t->v6;
     memcpy(pc->addr[0], t->src, sizeof(t->src));
@@ -363,7 +359,6 @@ packet(struct reader *r, int dlt, const struct pcap_pkthdr *h,
 {
     struct tcp_pkt t;
     struct pending_conn *pc;
-    double ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e6;
     int dir = 0;
 
     r->cap->packets++;
@@ -373,7 +368,7 @@ packet(struct reader *r, int dlt, const struct pcap_pkthdr *h,
         r->cap->skipped++;
         return;
     }
-    pc = find_conn(r, &t, &dir, ts);
+    pc = find_conn(r, &t, &dir);
     if (pc == NULL) {
         fail(r, "out of memory");
         return;
@@ -482,7 +477,6 @@ finish(struct reader *r)
                       pc->port[0]);
         endpoint_text(c->server, sizeof(c->server), pc->addr[1], pc->v6,
                       pc->port[1]);
-        c->server_port = pc->port[1];
         for (d = 0; d < 2; d++) {
             if (ok && !assemble(&pc->flow[d], &c->dir[d]))
                 ok = 0;

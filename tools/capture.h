@@ -28,8 +28,6 @@ struct cap_stream {
 struct cap_conn {
     char client[64], server[64]; /* "127.0.0.1:40312"; client: the SYN's
                                   * sender, else the first sender */
-    uint16_t server_port;
-    double first_ts, last_ts;    /* seconds, from the capture */
     struct cap_stream dir[2];    /* 0: client to server, 1: back */
 };
 

@@ -90,10 +90,6 @@ ber_uint(const struct ber *v, uint32_t *out)
 
 #define OP_BIND_REQ 0x60
 #define OP_BIND_RESP 0x61
-#define OP_UNBIND 0x42
-#define OP_EXT_REQ 0x77
-#define OP_EXT_RESP 0x78
-#define START_TLS_OID "1.3.6.1.4.1.1466.20037"
 
 struct ldap_msg {
     uint32_t id;
@@ -102,13 +98,11 @@ struct ldap_msg {
     int sasl;
     struct ber mech, creds;
     int has_creds;
-    /* BindResponse, ExtendedResponse */
+    /* BindResponse */
     uint32_t result;
     struct ber diag;
     int has_server_creds;
     struct ber server_creds;
-    /* ExtendedRequest */
-    int start_tls;
 };
 
 struct side {
@@ -144,16 +138,6 @@ parse_result(struct ber op, struct ldap_msg *m)
     m->has_server_creds = ber_expect(&op, 0x87, &m->server_creds);
 }
 
-static void
-parse_ext_req(struct ber op, struct ldap_msg *m)
-{
-    struct ber name;
-
-    m->start_tls = ber_expect(&op, 0x80, &name) &&
-                   name.len == strlen(START_TLS_OID) &&
-                   memcmp(name.p, START_TLS_OID, name.len) == 0;
-}
-
 /* One LDAPMessage; 0 if the bytes are not one. */
 static int
 parse_msg(struct ber *in, struct ldap_msg *m)
@@ -172,11 +156,7 @@ parse_msg(struct ber *in, struct ldap_msg *m)
         parse_bind_req(op, m);
         break;
     case OP_BIND_RESP:
-    case OP_EXT_RESP:
         parse_result(op, m);
-        break;
-    case OP_EXT_REQ:
-        parse_ext_req(op, m);
         break;
     default:
         break;
@@ -241,9 +221,7 @@ struct facts {
     uint32_t ntlm_neg_flags, ntlm_auth_flags;
     int have_neg, have_auth;
     const char *ntlm_cb;          /* "set", "zero" or NULL (absent) */
-    int ntlm_mic;
     /* Kerberos */
-    int krb;
     struct krb_info ap_req;
     int have_ap_req;
     int32_t krb_error;
@@ -301,6 +279,20 @@ put_ber(FILE *out, const struct ber *b)
     put_bytes(out, b->p, b->len);
 }
 
+/* An AP-REQ's ticket principal: service/host@REALM. */
+static void
+put_principal(FILE *out, const struct krb_info *k)
+{
+    size_t i;
+
+    for (i = 0; i < k->n_sname; i++) {
+        fputs(i ? "/" : "", out);
+        put_bytes(out, k->sname[i].data, k->sname[i].len);
+    }
+    fputc('@', out);
+    put_bytes(out, k->realm.data, k->realm.len);
+}
+
 /* Pair the client's BindRequests of one mechanism with the server's
  * BindResponses, from client message ci and server message si. */
 static void
@@ -343,28 +335,23 @@ collect_bind(const struct side *c, const struct side *s, size_t ci,
 /* ---- the tokens ---- */
 
 static void
-note_ntlm(struct facts *f, const uint8_t *p, size_t len)
+note_ntlm(struct facts *f, const struct ntlm_info *m)
 {
-    struct ntlm_info m;
-    char err[160];
     size_t i, j;
 
-    if (!ntlm_decode(p, len, &m, err, sizeof(err)))
-        return;
     f->ntlm = 1;
-    if (m.type == 1) {
+    if (m->type == 1) {
         f->have_neg = 1;
-        f->ntlm_neg_flags = m.flags;
-    } else if (m.type == 3) {
+        f->ntlm_neg_flags = m->flags;
+    } else if (m->type == 3) {
         f->have_auth = 1;
-        f->ntlm_auth_flags = m.flags;
-        f->ntlm_mic = m.mic_present;
-        for (i = 0; i < m.n_av; i++) {
-            if (m.av[i].id != NTLM_AV_CHANNEL_BINDINGS)
+        f->ntlm_auth_flags = m->flags;
+        for (i = 0; i < m->n_av; i++) {
+            if (m->av[i].id != NTLM_AV_CHANNEL_BINDINGS)
                 continue;
             f->ntlm_cb = "zero";
-            for (j = 0; j < m.av[i].value.len; j++) {
-                if (m.av[i].value.data[j] != 0)
+            for (j = 0; j < m->av[i].value.len; j++) {
+                if (m->av[i].value.data[j] != 0)
                     f->ntlm_cb = "set";
             }
         }
@@ -372,19 +359,13 @@ note_ntlm(struct facts *f, const uint8_t *p, size_t len)
 }
 
 static void
-note_krb(struct facts *f, const uint8_t *p, size_t len)
+note_krb(struct facts *f, const struct krb_info *k)
 {
-    struct krb_info k;
-    char err[160];
-
-    if (!krb_decode(p, len, &k, err, sizeof(err)))
-        return;
-    f->krb = 1;
-    if (k.type == KRB_MSG_AP_REQ) {
-        f->ap_req = k;
+    if (k->type == KRB_MSG_AP_REQ) {
+        f->ap_req = *k;
         f->have_ap_req = 1;
-    } else if (k.type == KRB_MSG_ERROR) {
-        f->krb_error = k.error_code;
+    } else if (k->type == KRB_MSG_ERROR) {
+        f->krb_error = k->error_code;
         f->have_krb_error = 1;
     }
 }
@@ -400,7 +381,7 @@ tell_inner(FILE *out, struct facts *f, const uint8_t *p, size_t len)
     size_t i;
 
     if (ntlm_decode(p, len, &m, err, sizeof(err))) {
-        note_ntlm(f, p, len);
+        note_ntlm(f, &m);
         fprintf(out, "NTLMSSP %s, flags",
                 m.type == 1 ? "NEGOTIATE" : m.type == 2 ? "CHALLENGE"
                                                          : "AUTHENTICATE");
@@ -427,16 +408,11 @@ tell_inner(FILE *out, struct facts *f, const uint8_t *p, size_t len)
         return;
     }
     if (krb_decode(p, len, &k, err, sizeof(err))) {
-        note_krb(f, p, len);
+        note_krb(f, &k);
         switch (k.type) {
         case KRB_MSG_AP_REQ:
             fputs("Kerberos AP-REQ for ", out);
-            for (i = 0; i < k.n_sname; i++) {
-                fputs(i ? "/" : "", out);
-                put_bytes(out, k.sname[i].data, k.sname[i].len);
-            }
-            fputc('@', out);
-            put_bytes(out, k.realm.data, k.realm.len);
+            put_principal(out, &k);
             fprintf(out, " (ticket %s", krb_etype_name(k.etype) != NULL
                                             ? krb_etype_name(k.etype)
                                             : "etype ?");
@@ -666,18 +642,11 @@ tell_krb_error(FILE *out, const struct facts *f)
 static void
 put_service(FILE *out, const struct facts *f)
 {
-    size_t i;
-
     if (!f->have_ap_req) {
         fputs("the service", out);
         return;
     }
-    for (i = 0; i < f->ap_req.n_sname; i++) {
-        fputs(i ? "/" : "", out);
-        put_bytes(out, f->ap_req.sname[i].data, f->ap_req.sname[i].len);
-    }
-    fputc('@', out);
-    put_bytes(out, f->ap_req.realm.data, f->ap_req.realm.len);
+    put_principal(out, &f->ap_req);
     if (f->ap_req.has_kvno)
         fprintf(out, " kvno %u", (unsigned)f->ap_req.kvno);
 }

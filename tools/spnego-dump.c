@@ -1110,6 +1110,19 @@ tree_gss(FILE *out, const char *indent, const struct inner_id *id)
 
 /* An NTLM string: UTF-16LE (unicode) or OEM; printable ASCII as is, the
  * rest as \uNNNN (JSON) or \xNN.  In quotes. */
+/* One character of a name inside quotes: printable ASCII as it is, the
+ * rest escaped (JSON: \uXXXX, tree: \xXX). */
+static void
+put_escaped_char(FILE *out, unsigned c, int json)
+{
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+        fputc((int)c, out);
+    else if (json)
+        fprintf(out, "\\u%04x", c);
+    else
+        fprintf(out, "\\x%02x", c);
+}
+
 static void
 put_ntlm_string(FILE *out, const struct ntlm_field *f, int unicode,
                 int json)
@@ -1118,16 +1131,10 @@ put_ntlm_string(FILE *out, const struct ntlm_field *f, int unicode,
 
     fputc('"', out);
     for (i = 0; f->data != NULL && i + step <= f->len; i += step) {
-        unsigned c = unicode ? (unsigned)f->data[i] |
-                                   (unsigned)f->data[i + 1] << 8
-                             : f->data[i];
-
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            fputc((int)c, out);
-        else if (json)
-            fprintf(out, "\\u%04x", c);
-        else
-            fprintf(out, "\\x%02x", c);
+        put_escaped_char(out, unicode ? (unsigned)f->data[i] |
+                                            (unsigned)f->data[i + 1] << 8
+                                      : f->data[i],
+                         json);
     }
     fputc('"', out);
 }
@@ -1344,16 +1351,8 @@ put_krb_bytes(FILE *out, const uint8_t *p, size_t len, int json)
 {
     size_t j;
 
-    for (j = 0; j < len; j++) {
-        unsigned c = p[j];
-
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            fputc((int)c, out);
-        else if (json)
-            fprintf(out, "\\u%04x", c);
-        else
-            fprintf(out, "\\x%02x", c);
-    }
+    for (j = 0; j < len; j++)
+        put_escaped_char(out, p[j], json);
 }
 
 /* The service principal's components joined by '/'. */
